@@ -1,0 +1,96 @@
+"""Every limit, timeout and default in one place, each next to its reason.
+
+A server's defaults are its security policy: each number here bounds what one
+client can make the server hold (memory) or wait for (time). Change them with
+``dataclasses.replace(Config(), ...)`` or keyword arguments to ``Config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Config:
+    """The knobs of one container."""
+
+    # --- where to listen -------------------------------------------------
+    host: str = "127.0.0.1"
+    # 8888: the original async-web-container's port, kept so its clients work.
+    port: int = 8888
+    # The kernel's queue of connections not yet accepted. 2048 absorbs a burst
+    # of thousands of clients connecting at once (the kernel clamps it to
+    # net.core.somaxconn); Python's default of 100 drops SYNs under such load.
+    backlog: int = 2048
+
+    # --- limits on what a client may send ---------------------------------
+    # Request target length. 8 KiB is what browsers and proxies (nginx's
+    # large_client_header_buffers) accept; longer ones get 414.
+    max_url_size: int = 8 * 1024
+    # The whole request head (request line + headers). 64 KiB is generous for
+    # big cookies yet bounds a slow-drip client's buffer; past it: 431.
+    max_head_size: int = 64 * 1024
+    # Header count: 100, as h11 and most servers; a flood of tiny headers
+    # costs parsing time far beyond its byte size. Past it: 431.
+    max_header_count: int = 100
+    # Body size for a request. 1 MiB matches nginx's client_max_body_size, so
+    # putting aioweb behind nginx changes nothing; past it: 413.
+    max_body_size: int = 1024 * 1024
+    # Pipelined requests waiting behind the one being handled. Past this,
+    # reading stops until they are answered: a client that pipelines without
+    # reading responses cannot make the server queue unbounded work.
+    max_pipeline_depth: int = 16
+    # Unread request-body bytes buffered for a handler before reading pauses
+    # (flow control). 64 KiB is one TCP window's worth: enough to keep an
+    # upload streaming, small enough to hold per connection by the thousand.
+    body_buffer_size: int = 64 * 1024
+    # Unsent response bytes in the transport before a streaming response
+    # waits (write high-water mark). Same reasoning as body_buffer_size.
+    write_buffer_size: int = 64 * 1024
+
+    # --- timeouts (seconds) ----------------------------------------------
+    # A new connection that sends nothing is closed after this: it holds a
+    # file descriptor and would otherwise hold it forever.
+    first_byte_timeout: float = 10.0
+    # From the first byte of a request head to its last. Counted from the
+    # first byte, never reset by later ones, so dripping one byte a second
+    # (slowloris) does not keep a connection alive. Answered with 408.
+    head_timeout: float = 10.0
+    # An idle keep-alive connection between requests; 5 s as uvicorn, short
+    # enough that idle clients do not pile up, long enough for a browser's
+    # next click to reuse the connection.
+    keep_alive_timeout: float = 5.0
+    # After an error response the server half-closes and reads (discarding)
+    # this long before closing, so the client reads the error instead of a
+    # reset caused by the body it was still sending (nginx's lingering close).
+    linger_timeout: float = 2.0
+    # Graceful shutdown: how long in-flight requests may take to finish.
+    graceful_shutdown_timeout: float = 10.0
+
+    # --- responses ----------------------------------------------------------
+    # gzip compressible responses (text, JSON, JS, XML, SVG) when the client
+    # accepts it. Bodies under gzip_min_size go plain: below about one packet,
+    # compression saves no round trip and costs CPU.
+    gzip: bool = True
+    gzip_min_size: int = 1400
+    # Level 6 is zlib's default: most of level 9's gain for a third of its CPU.
+    gzip_level: int = 6
+    server_header: str = "aioweb"
+
+    # --- scheduling -------------------------------------------------------
+    # Run handlers eagerly (see aioweb/server/eager.py). False starts every
+    # request in its own Task, the classic way: slower, but asyncio.current_task()
+    # works from a handler's first line on Python 3.11.
+    eager_handlers: bool = True
+    # Log each connection's and request's steps (the sample server's --debug).
+    debug: bool = False
+
+    def timer_tick(self) -> float:
+        """How often deadlines are checked and the Date header refreshed.
+
+        A quarter of the shortest timeout, so each fires at most 25% late,
+        clamped to 50 ms..0.5 s so the Date header is never a second stale.
+        """
+        shortest = min(self.first_byte_timeout, self.head_timeout,
+                       self.keep_alive_timeout, self.linger_timeout)
+        return max(0.05, min(0.5, shortest / 4))

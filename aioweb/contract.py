@@ -1,0 +1,218 @@
+"""The contract: what a container promises a handler, and what a handler owes back.
+
+This is the first module to read. Everything else in aioweb is one way of
+keeping these promises (``aioweb.server`` keeps them on httptools + asyncio).
+
+A request's life, as the contract sees it:
+
+1. A client connects; the :class:`Container` accepts the connection.
+2. The request head (request line and headers) arrives and passes the
+   HTTP/1.1 checks. Malformed or oversized input is answered with a 4xx by the
+   container itself: **a handler never sees a bad request**.
+3. The container calls the :class:`Handler` with a :class:`Request`. The body
+   may still be on its way; the handler reads it with ``await request.body()``
+   or ``async for chunk in request.stream()``.
+4. The handler returns a :class:`Response` (or ``bytes``/``str``, meaning
+   200). The container frames it (Content-Length or chunked), writes it, and
+   goes on to the next request on the connection.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+
+from aioweb.headers import Headers
+
+# What a response body may be: bytes sent as one piece, or an async iterator
+# of chunks sent as they come (chunked encoding when no Content-Length is set).
+Body = bytes | str | AsyncIterable[bytes]
+
+
+class Response:
+    """Plain data: a status, headers and a body, built by a handler.
+
+    ``Response(b"hi")`` is a 200 with a two-byte body. ``headers`` may be a
+    mapping or a list of ``(name, value)`` pairs; a list keeps duplicates
+    (several ``Set-Cookie``, say). A ``str`` body is encoded as UTF-8 and, when
+    no Content-Type is given, sent as ``text/plain; charset=utf-8``.
+
+    The container adds ``Date``, ``Server``, the framing headers
+    (``Content-Length`` or ``Transfer-Encoding``) and ``Connection`` itself.
+    A header name or value holding CR, LF or NUL is refused: the client gets a
+    500 instead, so a handler cannot split a response by mistake.
+    """
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, body: Body = b"", status: int = 200,
+                 headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+                 *, content_type: str | None = None) -> None:
+        self.status = status
+        if headers is None:
+            pairs: list[tuple[str, str]] = []
+        elif isinstance(headers, Mapping):
+            pairs = list(headers.items())
+        else:
+            pairs = list(headers)
+        if isinstance(body, str):
+            body = body.encode()
+            if content_type is None:
+                content_type = "text/plain; charset=utf-8"
+        if content_type is not None:
+            pairs.append(("Content-Type", content_type))
+        self.headers: list[tuple[str, str]] = pairs
+        self.body: bytes | AsyncIterable[bytes] = body
+
+    def __repr__(self) -> str:
+        kind = f"{len(self.body)} bytes" if isinstance(self.body, bytes) else "streamed"
+        return f"Response({self.status}, {kind}, headers={self.headers!r})"
+
+
+class Request(abc.ABC):
+    """One HTTP request, as a handler sees it.
+
+    The head is complete and checked when the handler is called; the body may
+    still be arriving. Reading it is what lets more of it in: the container
+    stops reading from the socket while body data it buffered is unread, so a
+    slow handler never makes the server hold an unbounded body in memory.
+
+    If the client disconnects, :attr:`is_disconnected` becomes true and
+    ``body()``/``stream()`` raise :class:`aioweb.errors.ClientDisconnected`;
+    the handler is not cancelled (it may have work to finish), and whatever it
+    then writes is dropped.
+    """
+
+    @property
+    @abc.abstractmethod
+    def method(self) -> str:
+        """The request method, e.g. ``"GET"``."""
+
+    @property
+    @abc.abstractmethod
+    def path(self) -> str:
+        """The path, percent-decoded as UTF-8 (``/a%20b`` → ``/a b``)."""
+
+    @property
+    @abc.abstractmethod
+    def raw_path(self) -> bytes:
+        """The path exactly as the client sent it, without the query."""
+
+    @property
+    @abc.abstractmethod
+    def query_string(self) -> bytes:
+        """The raw query, without the ``?`` (``b""`` when there is none)."""
+
+    @property
+    @abc.abstractmethod
+    def query(self) -> Mapping[str, list[str]]:
+        """The query parsed into lists of values (``?a=1&a=2`` → ``{"a": ["1", "2"]}``)."""
+
+    @property
+    @abc.abstractmethod
+    def http_version(self) -> str:
+        """``"1.1"`` or ``"1.0"``."""
+
+    @property
+    @abc.abstractmethod
+    def headers(self) -> Headers:
+        """The request headers: case-insensitive, in order, duplicates kept."""
+
+    @property
+    @abc.abstractmethod
+    def client(self) -> tuple[str, int] | None:
+        """The peer's (host, port), or None where the socket has none (Unix sockets)."""
+
+    @property
+    @abc.abstractmethod
+    def server(self) -> tuple[str, int] | None:
+        """The local (host, port) the request came in on."""
+
+    @property
+    @abc.abstractmethod
+    def keep_alive(self) -> bool:
+        """Whether the client asked to keep the connection open after this request."""
+
+    @property
+    @abc.abstractmethod
+    def is_disconnected(self) -> bool:
+        """True once the client has gone; a handler may poll it in long work."""
+
+    @abc.abstractmethod
+    async def body(self) -> bytes:
+        """The whole body, once it has arrived.
+
+        Raises :class:`aioweb.errors.HttpError` (413) past the body limit, and
+        :class:`aioweb.errors.ClientDisconnected` if the client goes away. If
+        the client sent ``Expect: 100-continue``, the first read is what makes
+        the container answer ``100 Continue``.
+        """
+
+    @abc.abstractmethod
+    def stream(self) -> AsyncIterator[bytes]:
+        """The body chunk by chunk, as it arrives; same errors as :meth:`body`."""
+
+
+# What a handler may return: a Response, or bytes/str meaning "200 with this body".
+ResponseLike = Response | bytes | str
+HandlerFunction = Callable[[Request], Awaitable[ResponseLike]]
+
+
+class Handler(abc.ABC):
+    """Turns a request into a response.
+
+    The container calls :meth:`handle` once per request, one request at a
+    time per connection (pipelined requests wait their turn, so responses go
+    out in order). A plain ``async def handler(request)`` is accepted wherever
+    a Handler is.
+
+    Errors: an :class:`aioweb.errors.HttpError` becomes a response with its
+    status; any other exception becomes a 500, its traceback is logged, and
+    the connection goes on serving. Cancellation is never swallowed.
+
+    Eagerness: a handler is started at once, inside the callback that received
+    its request, and only becomes an ``asyncio.Task`` if it has to wait (see
+    ``aioweb/server/eager.py``). Handlers that need a Task from their first
+    line (anything calling ``asyncio.current_task()``, such as
+    ``asyncio.timeout`` or anyio on Python 3.11) set :attr:`runs_eagerly` to
+    False.
+    """
+
+    runs_eagerly: bool = True
+
+    @abc.abstractmethod
+    async def handle(self, request: Request) -> ResponseLike:
+        """Answer one request."""
+
+
+class Container(abc.ABC):
+    """Listens on a socket and serves every connection with one handler.
+
+    Life cycle: ``await start()`` returns once the socket listens (port 0
+    picks a free port; :attr:`address` tells which); ``await serve_forever()``
+    serves until ``stop()``; ``await stop()`` is the graceful shutdown: stop
+    accepting, close idle keep-alive connections, let in-flight requests finish
+    within the grace period, then close what is left.
+    """
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Bind and listen; return once connections are being accepted."""
+
+    @abc.abstractmethod
+    async def serve_forever(self) -> None:
+        """Serve until :meth:`stop` has completed."""
+
+    @abc.abstractmethod
+    async def stop(self, grace_period: float | None = None) -> None:
+        """Shut down gracefully, waiting at most ``grace_period`` seconds for requests."""
+
+    @property
+    @abc.abstractmethod
+    def address(self) -> tuple[str, int]:
+        """The (host, port) the container listens on, valid after :meth:`start`."""
+
+    @property
+    @abc.abstractmethod
+    def requests_served(self) -> int:
+        """How many responses have been completed so far."""

@@ -1,0 +1,74 @@
+"""gzip for responses: when to compress, and how (RFC 9110 §8.4, §12.5.3).
+
+A response is compressed when the client's Accept-Encoding allows gzip, its
+type is text-like (compressing JPEG or zip data wastes CPU for nothing), it
+has no Content-Encoding already, and it is big enough to be worth it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+# Types that shrink: text and the structured-text formats.
+_COMPRESSIBLE_PREFIXES = ("text/", "application/json", "application/javascript",
+                          "application/xml", "image/svg+xml")
+_COMPRESSIBLE_SUFFIXES = ("+json", "+xml")
+GZIP_HEADER_LINES = b"content-encoding: gzip\r\nvary: Accept-Encoding\r\n"
+
+
+def accepts_gzip(request_headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether Accept-Encoding lists gzip (or ``*``) with a q-value above 0."""
+    for name, value in request_headers:
+        if len(name) != 15 or name.lower() != b"accept-encoding":
+            continue
+        for item in value.lower().split(b","):
+            coding, _, params = item.partition(b";")
+            if coding.strip() not in (b"gzip", b"*"):
+                continue
+            params = params.replace(b" ", b"")
+            if params.startswith(b"q="):
+                try:
+                    return float(params[2:]) > 0
+                except ValueError:
+                    return False
+            return True
+    return False
+
+
+def compressible(response_headers: list[tuple[str, str]]) -> bool:
+    """Whether the response's type is worth compressing and it is not encoded yet."""
+    content_type = ""
+    for name, value in response_headers:
+        lowered = name.lower()
+        if lowered == "content-encoding":
+            return False
+        if lowered == "content-type":
+            content_type = value.split(";", 1)[0].strip().lower()
+    return (content_type.startswith(_COMPRESSIBLE_PREFIXES)
+            or content_type.endswith(_COMPRESSIBLE_SUFFIXES))
+
+
+def gzip_body(body: bytes, level: int) -> bytes:
+    """A whole body compressed; mtime=0 keeps the output the same for the same input."""
+    return gzip.compress(body, compresslevel=level, mtime=0)
+
+
+class GzipStream:
+    """Compresses a streamed body chunk by chunk.
+
+    Each chunk is flushed (Z_SYNC_FLUSH) so the client can decompress what it
+    has so far: a streamed response must stay a stream, not wait in zlib.
+    """
+
+    def __init__(self, level: int) -> None:
+        # wbits=31: zlib's way of asking for a gzip header and trailer.
+        self._zlib = zlib.compressobj(level, zlib.DEFLATED, 31)
+
+    def compress(self, chunk: bytes) -> bytes:
+        """The compressed form of ``chunk`` (may be empty)."""
+        return self._zlib.compress(chunk) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
+
+    def finish(self) -> bytes:
+        """The gzip trailer."""
+        return self._zlib.flush(zlib.Z_FINISH)

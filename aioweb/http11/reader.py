@@ -1,0 +1,213 @@
+"""Bytes in, events out: the request side of one HTTP/1.1 connection.
+
+httptools (llhttp, the parser of Node.js) does the byte-level work and calls
+back on each piece it recognises. This module turns those callbacks into
+:mod:`aioweb.http11.events` and adds what a parser alone does not decide:
+the server's limits (414, 431, 413) and the RFC 9112 rules that stop request
+smuggling (Host, Transfer-Encoding, Content-Length).
+
+llhttp already refuses, in its default strict mode: Content-Length together
+with Transfer-Encoding, duplicate Content-Length, obs-fold, bare CR or LF,
+whitespace before a header's colon, bad chunk sizes and anything but CRLF
+after chunk data. Each of these becomes a 400 here.
+"""
+
+from __future__ import annotations
+
+import httptools
+
+from aioweb.config import Config
+from aioweb.http11.events import END_OF_REQUEST, BodyData, Event, Rejection, RequestHead
+
+# Methods as interned str: most requests use one of these, and reusing the
+# same str object saves decoding the method on every request.
+_KNOWN_METHODS = {m.encode(): m for m in (
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")}
+
+
+class _Refuse(Exception):
+    """Raised inside a parser callback to stop parsing with an error status."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(status, reason)
+
+
+class RequestReader:
+    """Parses one connection's byte stream into request events.
+
+    ``receive(data)`` returns the events that ``data`` completed. After a
+    :class:`Rejection`, or after a request that closes the connection, it
+    ignores further input: the connection is on its way out.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self._max_url = config.max_url_size
+        self._max_head = config.max_head_size
+        self._max_headers = config.max_header_count
+        self._max_body = config.max_body_size
+        self._parser = httptools.HttpRequestParser(self)
+        self._events: list[Event] = []
+        self.finished = False  # no more requests will be read on this connection
+        self.in_head = False   # a request head has begun but is not complete
+        # Bytes received in later reads while a head stays incomplete. llhttp
+        # buffers a partial header inside itself, out of our sight, so this
+        # is how a head that never ends is bounded (see receive()).
+        self._head_bytes_pending = 0
+        self._read_size = 0
+        # The request being read. Its lists are handed over with RequestHead
+        # and replaced, never cleared: the handler owns them from then on.
+        self._url_parts: list[bytes] = []
+        self._url_size = 0
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._host_count = 0
+        self._content_length = 0
+        self._chunked = False
+        self._transfer_encoding = False
+        self._expect_continue = False
+        self._upgrade = False
+        self._body_size = 0
+        self._keep_alive = True
+
+    def receive(self, data: bytes) -> list[Event]:
+        """Feed bytes; return the events they complete (possibly none)."""
+        if self.finished:
+            return []
+        events = self._events = []
+        self._read_size = len(data)
+        if self.in_head:
+            self._head_bytes_pending += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if not isinstance(exc.__context__, _Refuse):
+                raise  # a bug in a callback below, not bad input
+            status, reason = exc.__context__.args
+            self._reject(status, reason)
+        except httptools.HttpParserUpgrade:
+            # An "Upgrade:" request is complete, but aioweb does not switch
+            # protocols, and llhttp reads nothing past it: answer it, then
+            # close (its head was marked keep_alive=False for that reason).
+            self.finished = True
+        except httptools.HttpParserError as exc:
+            if not self.finished:  # after a closing request, extra bytes are ignored
+                self._reject(_status_for_parser_error(str(exc)), str(exc))
+        if self.in_head and not self.finished and self._head_bytes_pending > self._max_head:
+            self._reject(431, "request head too large")
+        return events
+
+    def _reject(self, status: int, reason: str) -> None:
+        self._events.append(Rejection(status, reason))
+        self.finished = True
+        self.in_head = False
+
+    # --- httptools callbacks, in the order they fire ---------------------
+
+    def on_message_begin(self) -> None:
+        """A new request starts."""
+        self.in_head = True
+        self._head_bytes_pending = 0
+
+    def on_url(self, part: bytes) -> None:
+        """A piece of the request target (it may come in several reads)."""
+        self._url_size += len(part)
+        if self._url_size > self._max_url:
+            raise _Refuse(414, "request target too long")
+        self._url_parts.append(part)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """One complete header; note the ones that decide framing."""
+        self._headers.append((name, value))
+        size = len(name)
+        # Comparing a length first is cheaper than lower-casing every name.
+        if size == 4:
+            if name.lower() == b"host":
+                self._host_count += 1
+        elif size in _FRAMING_NAME_LENGTHS:
+            self._framing_header(name.lower(), value)
+
+    def _framing_header(self, name: bytes, value: bytes) -> None:
+        if name == b"content-length":
+            if not value.isdigit():
+                raise _Refuse(400, "invalid Content-Length")
+            self._content_length = int(value)
+        elif name == b"transfer-encoding":
+            # RFC 9112 §6.1: chunked must be the final coding and appear once.
+            # aioweb decodes no other coding, so anything else is 501.
+            for coding in value.split(b","):
+                if coding.strip().lower() != b"chunked":
+                    raise _Refuse(501, "unsupported transfer coding")
+                if self._chunked:
+                    raise _Refuse(400, "chunked given twice")
+                self._chunked = True
+            self._transfer_encoding = True
+        elif name == b"expect":
+            if value.lower() != b"100-continue":
+                raise _Refuse(417, "unsupported expectation")
+            self._expect_continue = True
+        elif name == b"upgrade":
+            self._upgrade = True
+
+    def on_headers_complete(self) -> None:
+        """The head is complete: apply the whole-head rules, emit RequestHead."""
+        headers = self._headers
+        if len(headers) > self._max_headers:
+            raise _Refuse(431, "too many headers")
+        if self._head_bytes_pending + self._read_size > self._max_head:
+            # The head spans more bytes than the limit could hold, so it may
+            # be too large: measure it. (A head that fits in one read smaller
+            # than the limit cannot exceed it, so most requests skip this.)
+            size = self._url_size + sum(len(n) + len(v) + 4 for n, v in headers)
+            if size > self._max_head:
+                raise _Refuse(431, "request head too large")
+        parser = self._parser
+        version = parser.get_http_version()
+        raw_method = parser.get_method()
+        method = _KNOWN_METHODS.get(raw_method) or raw_method.decode("ascii")
+        # RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
+        if self._host_count != 1 and (self._host_count > 1 or version == "1.1"):
+            raise _Refuse(400, "missing or repeated Host header")
+        if method == "CONNECT":
+            raise _Refuse(405, "CONNECT is for proxies; this is an origin server")
+        if self._transfer_encoding and version == "1.0":
+            # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+            raise _Refuse(400, "Transfer-Encoding in an HTTP/1.0 request")
+        content_length = self._content_length
+        if content_length > self._max_body:
+            raise _Refuse(413, "request body too large")
+        keep_alive = self._keep_alive = parser.should_keep_alive() and not (
+            self._upgrade and parser.should_upgrade())
+        url_parts = self._url_parts
+        self._events.append(RequestHead(
+            method, url_parts[0] if len(url_parts) == 1 else b"".join(url_parts),
+            version, headers, keep_alive, self._expect_continue and version == "1.1",
+            self._chunked or content_length > 0))
+        self.in_head = False
+        # Ready for the next request (pipelined ones may follow in this read).
+        self._url_parts = []
+        self._headers = []
+        self._url_size = self._host_count = self._content_length = self._body_size = 0
+        self._chunked = self._transfer_encoding = self._expect_continue = self._upgrade = False
+
+    def on_body(self, data: bytes) -> None:
+        """A piece of body, de-chunked by llhttp."""
+        self._body_size += len(data)
+        if self._body_size > self._max_body:  # only a chunked body can get here
+            raise _Refuse(413, "request body too large")
+        self._events.append(BodyData(data))
+
+    def on_message_complete(self) -> None:
+        """The request is complete."""
+        self._events.append(END_OF_REQUEST)
+        if not self._keep_alive:
+            self.finished = True  # later bytes on this connection are never read
+
+
+# Lengths of b"expect", b"upgrade", b"content-length", b"transfer-encoding".
+_FRAMING_NAME_LENGTHS = frozenset({6, 7, 14, 17})
+
+
+def _status_for_parser_error(message: str) -> int:
+    """Map llhttp's complaint to a status: 505 for a version we do not speak."""
+    if "version" in message.lower() or "PRI" in message:
+        return 505  # HTTP/2 preface, HTTP/3.0, ...: RFC 9110 §15.6.6
+    return 400

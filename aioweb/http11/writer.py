@@ -1,0 +1,137 @@
+"""Responses in, bytes out: the response side of HTTP/1.1 (RFC 9112 §4-7).
+
+Decides a response's framing (Content-Length, chunked, or "until close"),
+whether it carries a body at all (HEAD, 1xx, 204, 304 do not), and writes the
+head as bytes. It refuses any header that would let a handler split the
+response (CR, LF or NUL in it) before a byte goes out.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from http import HTTPStatus
+
+from aioweb.errors import ResponseHeaderError
+
+_CRLF = b"\r\n"
+LAST_CHUNK = b"0\r\n\r\n"
+CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+# RFC 9110 §5.1: a field name is a token; §5.5: a value has no CR, LF or NUL.
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\x00]")
+# Headers the container owns: it frames the body itself.
+_FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+
+_status_lines: dict[tuple[str, int], bytes] = {}
+
+
+def status_line(http_version: str, status: int) -> bytes:
+    """``HTTP/1.1 404 Not Found\\r\\n``, built once per (version, status)."""
+    line = _status_lines.get((http_version, status))
+    if line is None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""  # RFC 9112 §4: the reason phrase may be empty
+        line = f"HTTP/{http_version} {status} {phrase}\r\n".encode("latin-1")
+        _status_lines[(http_version, status)] = line
+    return line
+
+
+def body_allowed(method: str, status: int) -> bool:
+    """RFC 9110 §6.4.1: HEAD, 1xx, 204 and 304 responses have no content."""
+    return not (method == "HEAD" or status < 200 or status == 204 or status == 304)
+
+
+def encode_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int | None, bool]:
+    """Check and encode a handler's headers.
+
+    Returns the encoded lines, the Content-Length the handler set (or None),
+    and whether it asked for ``Connection: close``. Framing headers are taken
+    out: the container writes its own, so they can never disagree with the body.
+    """
+    lines = []
+    content_length = None
+    close = False
+    for name, value in headers:
+        try:
+            raw_name = name.encode("latin-1")
+            raw_value = value.encode("latin-1")
+        except (UnicodeEncodeError, AttributeError) as exc:
+            raise ResponseHeaderError(f"header {name!r} is not ISO-8859-1 text") from exc
+        if _TOKEN.fullmatch(raw_name) is None or _FORBIDDEN_IN_VALUE.search(raw_value):
+            raise ResponseHeaderError(f"header {name!r} would split the response")
+        lowered = raw_name.lower()
+        if lowered in _FRAMING_HEADERS:
+            if lowered == b"content-length":
+                if not raw_value.isdigit():
+                    raise ResponseHeaderError(f"Content-Length {value!r} is not a number")
+                content_length = int(raw_value)
+            continue
+        if lowered == b"connection":
+            close = close or b"close" in raw_value.lower()
+            continue
+        lines.append(raw_name + b": " + raw_value + _CRLF)
+    return b"".join(lines), content_length, close
+
+
+def encode_head(http_version: str, status: int, common: bytes, header_lines: bytes,
+                framing: bytes, keep_alive: bool) -> bytes:
+    """The whole response head, ending with the blank line.
+
+    ``common`` is the Date/Server block shared by all responses in the same
+    second; ``framing`` is a Content-Length or Transfer-Encoding line (or empty).
+    """
+    return b"".join((status_line(http_version, status), common, framing,
+                     connection_line(http_version, keep_alive), header_lines, _CRLF))
+
+
+def connection_line(http_version: str, keep_alive: bool) -> bytes:
+    """The Connection header a response needs, if any (RFC 9112 §9.3).
+
+    HTTP/1.1 keeps the connection unless told otherwise; 1.0 closes it
+    unless told otherwise: each needs the header only to say the other thing.
+    """
+    if keep_alive:
+        return b"connection: keep-alive\r\n" if http_version == "1.0" else b""
+    return b"connection: close\r\n"
+
+
+def content_length_line(length: int) -> bytes:
+    """The framing line for a body of known size."""
+    return b"content-length: %d\r\n" % length
+
+
+CHUNKED_LINE = b"transfer-encoding: chunked\r\n"
+
+
+def encode_chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body (RFC 9112 §7.1)."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class CommonHeaders:
+    """The ``date`` and ``server`` lines, rebuilt at most once a second.
+
+    Formatting a date costs more than the rest of a small response head;
+    RFC 9110 §6.6.1 only asks for one-second resolution, so it is cached.
+    The clock is read by the caller's ``now`` (seconds), keeping this sans-IO.
+    """
+
+    __slots__ = ("_server", "_second", "block")
+
+    def __init__(self, server: str) -> None:
+        self._server = b"server: " + server.encode("latin-1") + _CRLF if server else b""
+        self._second = -1
+        self.block = b""
+
+    def at(self, now: float) -> bytes:
+        """The block for the given wall-clock time."""
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(second))
+            self.block = self._server + b"date: " + date.encode("ascii") + _CRLF
+        return self.block

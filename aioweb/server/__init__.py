@@ -1,0 +1,1 @@
+"""The one package that touches asyncio: transports, tasks, timers, signals."""

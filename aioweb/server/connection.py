@@ -1,0 +1,343 @@
+"""One TCP connection: where bytes from the event loop meet the HTTP rules.
+
+asyncio calls an ``asyncio.Protocol`` back on transport events; this is the
+one class that answers those calls. Three kinds of code run here, each
+triggered by the one before (the original async-web-container's "three modes
+of processing"):
+
+1. **Transport callbacks** (``data_received``, ``connection_lost``, ...),
+   called by the event loop when the socket has news.
+2. **Reader events**: ``data_received`` feeds bytes to the sans-IO
+   :class:`RequestReader`, which returns request heads, body pieces, ends.
+3. **Handlers**: each request's :func:`respond` coroutine, started eagerly
+   when its turn comes. Requests on one connection run one at a time, in
+   arrival order, so pipelined responses can never interleave.
+
+Nothing here sleeps or polls. Every wait is a future that a transport
+callback completes, and every timeout is a deadline checked by the
+container's single periodic timer (see ``container.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import socket
+from collections import deque
+from typing import TYPE_CHECKING, cast
+
+from aioweb.errors import ClientDisconnected, HttpError
+from aioweb.http11 import writer
+from aioweb.http11.events import BodyData, EndOfRequest, Rejection, RequestHead
+from aioweb.http11.phases import TRANSITIONS, Phase
+from aioweb.http11.reader import RequestReader
+from aioweb.server.eager import start_eagerly
+from aioweb.server.request import HttpToolsRequest
+from aioweb.server.respond import error_response, respond
+
+if TYPE_CHECKING:
+    from aioweb.server.container import ServerState
+
+log = logging.getLogger("aioweb")
+
+# Why reading is paused; reading resumes only when no reason is left.
+_BODY_BUFFER_FULL = 1   # a handler has not consumed the body buffered for it
+_PIPELINE_FULL = 2      # too many requests wait behind the one being handled
+_WRITE_BUFFER_FULL = 4  # the client is not reading our responses
+_SHUTTING_DOWN = 8      # graceful shutdown: no new requests
+
+
+class HttpToolsConnection(asyncio.Protocol):
+    """The server side of one HTTP/1.1 connection."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.config = state.config
+        self.loop = state.loop
+        self.body_buffer_size = state.config.body_buffer_size
+        self._max_pipeline = state.config.max_pipeline_depth
+        self._debug = state.config.debug
+        self._timeouts = state.timeouts
+        # Bodies this size and up may be gzipped; "infinity" when gzip is off.
+        self.gzip_min_size = state.config.gzip_min_size if state.config.gzip else 1 << 62
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] | None = None
+        self.local: tuple[str, int] | None = None
+        self.lost = False
+        self.phase = Phase.FRESH
+        self.deadline: float | None = None  # when the current phase times out
+        self._reader = RequestReader(state.config)
+        self._waiting: deque[HttpToolsRequest | Rejection] = deque()
+        self._current: HttpToolsRequest | None = None   # its handler is running
+        self._receiving: HttpToolsRequest | None = None  # its body is arriving
+        self._task: asyncio.Task[None] | None = None
+        self._paused_for = 0
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._keep_alive = True
+        self._closing = False  # shutdown asked, or the client sent EOF
+        self._context = contextvars.copy_context()
+
+    # --- 1. transport callbacks ------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but they
+        # have the same methods: a cast, not an isinstance check.
+        transport = self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Responses are written whole; Nagle's algorithm would only delay
+            # the last segment of each one, waiting for an ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.peer = _address(transport.get_extra_info("peername"))
+            self.local = _address(transport.get_extra_info("sockname"))
+        transport.set_write_buffer_limits(high=self.config.write_buffer_size)
+        self.state.connections.add(self)
+        self._enter(Phase.FRESH)
+        if self._debug:
+            log.debug("%s connected", self.peer)
+
+    def data_received(self, data: bytes) -> None:
+        for event in self._reader.receive(data):
+            kind = type(event)
+            if kind is RequestHead:
+                self._on_head(event)  # type: ignore[arg-type]
+            elif kind is BodyData:
+                if self._receiving is not None and self._receiving._feed(event.data):  # type: ignore[union-attr]  # pylint: disable=protected-access
+                    self._receiving.paused_reading = True
+                    self._pause_reading(_BODY_BUFFER_FULL)
+            elif kind is EndOfRequest:
+                if self._receiving is not None:
+                    self._receiving._end()  # pylint: disable=protected-access
+                    self._receiving = None
+            else:
+                self._on_rejection(event)  # type: ignore[arg-type]
+        if self._current is None:
+            if self._waiting:
+                self._run_waiting()
+            elif self._reader.in_head and self.phase is not Phase.HEAD:
+                self._enter(Phase.HEAD)  # the head timeout counts from here
+
+    def eof_received(self) -> bool:
+        # The client will send nothing more. Answer what it already sent
+        # (keep the transport open for writing), then close.
+        if self._current is None and not self._waiting:
+            return False  # nothing in flight: let the transport close
+        self._closing = True
+        return True
+
+    def pause_writing(self) -> None:
+        # The transport's buffer passed the high-water mark: the client reads
+        # slower than we write. Stop producing until it catches up.
+        self._write_paused = True
+        self._pause_reading(_WRITE_BUFFER_FULL)
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        self._resume_reading(_WRITE_BUFFER_FULL)
+        if self._current is None and self._waiting:
+            self._run_waiting()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self._enter(Phase.CLOSED)
+        self.state.connection_closed(self)
+        gone = ClientDisconnected("the client closed the connection")
+        for request in (self._current, self._receiving, *self._waiting):
+            if isinstance(request, HttpToolsRequest):
+                request._fail(gone)  # pylint: disable=protected-access
+        self._waiting.clear()
+        self._receiving = None
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(gone)
+            waiter.exception()  # mark it retrieved: nobody may be waiting any more
+        if self._debug:
+            log.debug("%s closed (%s)", self.peer, exc or "clean")
+
+    # --- 2. reader events ------------------------------------------------
+
+    def _on_head(self, head: RequestHead) -> None:
+        request = HttpToolsRequest(head, self)
+        if head.has_body:
+            self._receiving = request
+        self._waiting.append(request)
+        if len(self._waiting) > self._max_pipeline:
+            self._pause_reading(_PIPELINE_FULL)
+        if self._debug:
+            log.debug("%s request %s %r", self.peer, head.method, head.target)
+
+    def _on_rejection(self, rejection: Rejection) -> None:
+        receiving, self._receiving = self._receiving, None
+        if receiving is not None:  # the limit was hit inside this request's body
+            receiving._fail(HttpError(rejection.status, rejection.reason))  # pylint: disable=protected-access
+            if receiving is self._current:
+                self._keep_alive = False  # its handler answers; then we close
+                return
+            self._waiting.remove(receiving)  # never started: answer the rejection instead
+        self._waiting.append(rejection)
+        if self._debug:
+            log.debug("%s rejected: %d %s", self.peer, rejection.status, rejection.reason)
+
+    # --- 3. handlers, one at a time ---------------------------------------
+
+    def _run_waiting(self) -> None:
+        """Start waiting requests in order, while each one finishes at once."""
+        while self._waiting and self._current is None and not self._write_paused:
+            item = self._waiting.popleft()
+            if isinstance(item, Rejection):
+                self._send_rejection(item)
+                return
+            self._start(item)
+        if self._paused_for & _PIPELINE_FULL and len(self._waiting) <= self._max_pipeline:
+            self._resume_reading(_PIPELINE_FULL)
+
+    def _start(self, request: HttpToolsRequest) -> None:
+        self._current = request
+        if self.phase is not Phase.HANDLING:
+            self._enter(Phase.HANDLING)
+        state = self.state
+        coro = respond(self, request, state.handler)
+        if state.eager:
+            task = start_eagerly(coro, self.loop, self._context.copy())
+        else:
+            task = self.loop.create_task(coro, context=self._context.copy())
+        if task is not None:  # it waits for something: finish in the callback
+            self._task = task
+            task.add_done_callback(self._handler_done)
+        elif self._current is request:  # finished without a response (client gone)
+            self.response_sent(False)
+
+    def _handler_done(self, task: asyncio.Task[None]) -> None:
+        self._task = None
+        if not task.cancelled() and task.exception() is not None:
+            log.error("request handling failed", exc_info=task.exception())
+        if self._current is not None and not self.lost:  # it never wrote a response
+            self.response_sent(False)
+        if self._current is None and self._waiting and not self.lost:
+            self._run_waiting()
+
+    # --- what respond() and HttpToolsRequest call back -------------------
+
+    def keep_alive_after(self, request: HttpToolsRequest, handler_says_close: bool) -> bool:
+        """Whether the connection stays open after this request's response."""
+        return (request.head.keep_alive and self._keep_alive and request.complete
+                and not handler_says_close
+                and not (self._closing and not self._waiting))
+
+    def write(self, data: bytes) -> None:
+        """Write bytes; silently dropped once the client is gone."""
+        if not self.lost:
+            self.transport.write(data)  # type: ignore[union-attr]
+
+    async def drain(self) -> None:
+        """Wait until the transport's buffer is below its high-water mark."""
+        if self.lost:
+            raise ClientDisconnected("the client closed the connection")
+        if self._write_paused:
+            waiter = self._drain_waiter = self.loop.create_future()
+            await waiter
+
+    def response_sent(self, keep_alive: bool) -> None:
+        """The current response is fully written; decide the connection's fate."""
+        self._current = None
+        self.state.requests_served += 1
+        if self.lost:
+            return
+        if not keep_alive:
+            self._waiting.clear()
+            self._close()
+        elif not self._waiting:
+            if self._closing:
+                self._close()
+            else:
+                self._enter(Phase.HEAD if self._reader.in_head else Phase.IDLE)
+
+    def send_continue(self, request: HttpToolsRequest) -> None:
+        """Answer ``Expect: 100-continue``: the handler wants the body."""
+        if request.head.expect_continue and request is self._current:
+            request.head.expect_continue = False  # once
+            self.write(writer.CONTINUE_100)
+
+    def body_drained(self) -> None:
+        """A handler consumed the body buffer that had paused reading."""
+        self._resume_reading(_BODY_BUFFER_FULL)
+
+    # --- timeouts, errors, shutdown --------------------------------------
+
+    def deadline_passed(self) -> None:
+        """Called by the container's timer when this phase's deadline is past."""
+        if self.phase is Phase.HEAD:
+            self._send_rejection(Rejection(408, "request head not received in time"))
+        else:
+            self._close()
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: finish what is in flight, accept nothing new."""
+        self._closing = True
+        self._pause_reading(_SHUTTING_DOWN)
+        if self._current is None and not self._waiting:
+            self._close()
+
+    def abort(self) -> None:
+        """The grace period is over: cancel the handler and drop the connection."""
+        if self._task is not None:
+            self._task.cancel()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _send_rejection(self, rejection: Rejection) -> None:
+        # Bad input: answer, then half-close and linger so the client reads
+        # the answer before any reset its unread bytes might cause.
+        response = error_response(rejection.status, rejection.reason)
+        assert isinstance(response.body, bytes)
+        header_lines, _, _ = writer.encode_headers(response.headers)
+        self.write(writer.encode_head("1.1", rejection.status, self.state.common_block,
+                                      header_lines, writer.content_length_line(len(response.body)),
+                                      keep_alive=False) + response.body)
+        self._waiting.clear()
+        transport = self.transport
+        if transport is None or self.lost:
+            return
+        self._enter(Phase.LINGERING)
+        self._paused_for = 0
+        transport.resume_reading()
+        if transport.can_write_eof():
+            transport.write_eof()
+        else:
+            transport.close()
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.lost:
+            self.transport.close()
+
+    def _enter(self, phase: Phase) -> None:
+        if self._debug:
+            assert (self.phase, phase) in TRANSITIONS or phase is self.phase, (self.phase, phase)
+            log.debug("%s %s -> %s", self.peer, self.phase.name, phase.name)
+        self.phase = phase
+        timeout = self.state.timeouts[phase]
+        self.deadline = None if timeout is None else self.loop.time() + timeout
+
+    def _pause_reading(self, reason: int) -> None:
+        if not self._paused_for and self.transport is not None and not self.lost:
+            self.transport.pause_reading()
+        self._paused_for |= reason
+
+    def _resume_reading(self, reason: int) -> None:
+        if self._paused_for & reason:
+            self._paused_for &= ~reason
+            if not self._paused_for and self.transport is not None and not self.lost:
+                self.transport.resume_reading()
+
+
+def _address(value: object) -> tuple[str, int] | None:
+    if isinstance(value, tuple) and len(value) >= 2:
+        return (str(value[0]), int(value[1]))
+    return None

@@ -1,0 +1,152 @@
+"""The listening socket, the clock, and the shutdown: what all connections share.
+
+:class:`HttpToolsContainer` binds the socket (``loop.create_server``), makes
+one :class:`HttpToolsConnection` per accepted connection, runs one periodic
+timer that closes connections whose deadline has passed, and shuts down in
+order: stop accepting, close idle connections, wait for in-flight requests
+(at most the grace period), cancel what is left.
+
+One timer for all connections instead of one per connection: arming and
+cancelling a timer on every request costs more than the request itself on a
+fast path; checking a deadline attribute every tick costs almost nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Iterable
+
+from aioweb.config import Config
+from aioweb.contract import Container, Handler, HandlerFunction
+from aioweb.http11.phases import DEADLINES, Phase
+from aioweb.http11.writer import CommonHeaders
+from aioweb.server.connection import HttpToolsConnection
+from aioweb.server.respond import HandlerCall
+
+log = logging.getLogger("aioweb")
+
+
+class ServerState:
+    """What every connection of one container reads or updates."""
+
+    def __init__(self, config: Config, handler: Handler | HandlerFunction,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.loop = loop
+        if isinstance(handler, Handler):
+            self.handler: HandlerCall = handler.handle
+            self.eager = config.eager_handlers and handler.runs_eagerly
+        else:
+            self.handler = handler
+            self.eager = config.eager_handlers
+        self.connections: set[HttpToolsConnection] = set()
+        self.requests_served = 0
+        # Indexed by Phase: timeouts[phase] is that phase's timeout, or None.
+        self.timeouts: tuple[float | None, ...] = tuple(
+            None if DEADLINES[phase] is None else float(getattr(config, str(DEADLINES[phase])))
+            for phase in Phase)
+        # The Date/Server block of every response, refreshed by the
+        # container's tick rather than read from the clock per response.
+        self.common_headers = CommonHeaders(config.server_header)
+        self.common_block = self.common_headers.at(time.time())
+        self.all_closed = asyncio.Event()
+
+    def connection_closed(self, connection: HttpToolsConnection) -> None:
+        """A connection is gone: forget it, and tell a waiting shutdown."""
+        self.connections.discard(connection)
+        if not self.connections:
+            self.all_closed.set()
+
+
+class HttpToolsContainer(Container):
+    """A :class:`Container` on asyncio (or uvloop) transports and httptools."""
+
+    def __init__(self, handler: Handler | HandlerFunction, config: Config | None = None,
+                 sock: socket.socket | None = None) -> None:
+        self._handler = handler
+        self.config = config or Config()
+        self._sock = sock
+        self._server: asyncio.Server | None = None
+        self._state: ServerState | None = None
+        self._tick: asyncio.TimerHandle | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        self._address: tuple[str, int] = (self.config.host, self.config.port)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        state = self._state = ServerState(self.config, self._handler, loop)
+        if self._sock is not None:
+            server = await loop.create_server(lambda: HttpToolsConnection(state),
+                                              sock=self._sock, backlog=self.config.backlog)
+        else:
+            server = await loop.create_server(lambda: HttpToolsConnection(state),
+                                              self.config.host, self.config.port,
+                                              backlog=self.config.backlog, reuse_address=True)
+        self._server = server
+        sockname = server.sockets[0].getsockname()
+        self._address = (str(sockname[0]), int(sockname[1])) if isinstance(sockname, tuple) \
+            else (str(sockname), 0)
+        self._stopped = loop.create_future()
+        self._tick = loop.call_later(self.config.timer_tick(), self._check_deadlines)
+
+    def _check_deadlines(self) -> None:
+        state = self._state
+        assert state is not None
+        state.common_block = state.common_headers.at(time.time())
+        now = state.loop.time()
+        for connection in _expired(state.connections, now):
+            connection.deadline_passed()
+        self._tick = state.loop.call_later(self.config.timer_tick(), self._check_deadlines)
+
+    async def serve_forever(self) -> None:
+        if self._stopped is None:
+            await self.start()
+        assert self._stopped is not None
+        await asyncio.shield(self._stopped)
+
+    async def stop(self, grace_period: float | None = None) -> None:
+        if self._server is None or self._state is None or self._stopped is None:
+            return
+        if grace_period is None:
+            grace_period = self.config.graceful_shutdown_timeout
+        state = self._state
+        self._server.close()  # 1. stop accepting
+        connections = list(state.connections)
+        if connections:
+            state.all_closed.clear()
+            for connection in connections:  # 2. idle ones close now, busy ones when done
+                connection.shutdown()
+            try:  # 3. wait for in-flight requests
+                await asyncio.wait_for(state.all_closed.wait(), grace_period)
+            except TimeoutError:
+                log.warning("grace period over: aborting %d connections", len(state.connections))
+                for connection in list(state.connections):  # 4. cancel the rest
+                    connection.abort()
+                await asyncio.sleep(0)  # let the aborted transports call connection_lost
+        await self._server.wait_closed()
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+        if not self._stopped.done():
+            self._stopped.set_result(None)
+        self._server = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._address
+
+    @property
+    def requests_served(self) -> int:
+        return 0 if self._state is None else self._state.requests_served
+
+    @property
+    def connection_count(self) -> int:
+        """Open connections right now (for tests and monitoring)."""
+        return 0 if self._state is None else len(self._state.connections)
+
+
+def _expired(connections: Iterable[HttpToolsConnection], now: float) -> list[HttpToolsConnection]:
+    return [c for c in connections if c.deadline is not None and c.deadline <= now]

@@ -1,0 +1,65 @@
+"""Running a container as a program: pick the loop, handle signals, exit cleanly.
+
+SIGINT or SIGTERM starts a graceful shutdown (``Container.stop``); a second
+SIGINT forces it, aborting in-flight requests at once, for the impatient
+Ctrl-C Ctrl-C. The process exits 0 after a graceful stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from aioweb.server.container import HttpToolsContainer
+
+log = logging.getLogger("aioweb")
+
+
+def new_event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
+    """uvloop's loop when asked for and installed, else asyncio's own."""
+    if use_uvloop:
+        try:
+            import uvloop  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            log.warning("uvloop is not installed; using the asyncio event loop")
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+async def serve_until_signalled(container: HttpToolsContainer,
+                                on_started: Callable[[HttpToolsContainer], None] | None = None,
+                                before_stop: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Start, serve until SIGINT/SIGTERM, then stop gracefully."""
+    loop = asyncio.get_running_loop()
+    await container.start()
+    if on_started is not None:
+        on_started(container)
+    stop_requested = asyncio.Event()
+    stopping: asyncio.Task[None] | None = None
+
+    def on_signal() -> None:
+        if not stop_requested.is_set():
+            stop_requested.set()
+        elif stopping is not None:  # a second signal: no more patience
+            log.warning("second signal: forcing shutdown")
+            stopping.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await stop_requested.wait()
+        if before_stop is not None:
+            await before_stop()
+        stopping = loop.create_task(container.stop())
+        try:
+            await stopping
+        except asyncio.CancelledError:
+            if not stopping.cancelled():
+                raise  # we were cancelled ourselves: let it flow
+            await container.stop(grace_period=0)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

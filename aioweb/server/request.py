@@ -1,0 +1,185 @@
+"""The request a handler receives: its head, and its body as it arrives.
+
+The connection feeds body pieces in (``_feed``, ``_end``, ``_fail``); the
+handler takes them out (``body()``, ``stream()``). In between sits a small
+buffer whose size is the whole flow-control story on the way in: when it
+holds more than ``Config.body_buffer_size``, the connection stops reading
+from the socket; when the handler drains it, reading resumes. TCP does the
+rest — the client's kernel stops sending when ours stops reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING
+
+import httptools
+
+from aioweb.contract import Request
+from aioweb.errors import ClientDisconnected
+from aioweb.headers import Headers
+from aioweb.http11.events import RequestHead
+
+if TYPE_CHECKING:
+    from aioweb.server.connection import HttpToolsConnection
+
+
+class HttpToolsRequest(Request):
+    """A :class:`Request` fed by an :class:`HttpToolsConnection`."""
+
+    __slots__ = ("head", "_connection",
+                 "_chunks", "_buffered", "complete", "_error", "_waiter",
+                 "_body", "_headers", "_split", "_query", "paused_reading")
+
+    def __init__(self, head: RequestHead, connection: HttpToolsConnection) -> None:
+        self.head = head
+        self._connection = connection
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        # True once the whole body has arrived (at once, when there is none).
+        self.complete = not head.has_body
+        self._error: Exception | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._body: bytes | None = None
+        self._headers: Headers | None = None
+        self._split: tuple[bytes, bytes] | None = None
+        self._query: dict[str, list[str]] | None = None
+        # Whether this request's full buffer is why the connection stopped reading.
+        self.paused_reading = False
+
+    # --- the head, decoded only when asked --------------------------------
+
+    @property
+    def method(self) -> str:
+        return self.head.method
+
+    @property
+    def http_version(self) -> str:
+        return self.head.http_version
+
+    @property
+    def keep_alive(self) -> bool:
+        return self.head.keep_alive
+
+    @property
+    def headers(self) -> Headers:
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(self.head.headers)
+        return headers
+
+    def _path_and_query(self) -> tuple[bytes, bytes]:
+        split = self._split
+        if split is None:
+            target = self.head.target
+            if target.startswith(b"/") or target == b"*":
+                raw_path, _, query = target.partition(b"?")
+            else:  # absolute-form, "GET http://host/path HTTP/1.1" (RFC 9112 §3.2.2)
+                url = httptools.parse_url(target)
+                raw_path, query = url.path or b"/", url.query or b""
+            split = self._split = (raw_path, query)
+        return split
+
+    @property
+    def raw_path(self) -> bytes:
+        return self._path_and_query()[0]
+
+    @property
+    def path(self) -> str:
+        return urllib.parse.unquote_to_bytes(self.raw_path).decode("utf-8", "replace")
+
+    @property
+    def query_string(self) -> bytes:
+        return self._path_and_query()[1]
+
+    @property
+    def query(self) -> Mapping[str, list[str]]:
+        if self._query is None:
+            self._query = urllib.parse.parse_qs(self.query_string.decode("latin-1"),
+                                                keep_blank_values=True)
+        return self._query
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        return self._connection.peer
+
+    @property
+    def server(self) -> tuple[str, int] | None:
+        return self._connection.local
+
+    @property
+    def is_disconnected(self) -> bool:
+        return self._connection.lost
+
+    # --- the body: the connection's side ---------------------------------
+
+    def _feed(self, data: bytes) -> bool:
+        """Buffer a body piece; True when the buffer is full and reading should pause."""
+        self._chunks.append(data)
+        self._buffered += len(data)
+        self._wake()
+        return self._buffered > self._connection.body_buffer_size
+
+    def _end(self) -> None:
+        self.complete = True
+        self._wake()
+
+    def _fail(self, error: Exception) -> None:
+        """The body cannot arrive: a limit was hit, or the client went away."""
+        if not self.complete:
+            self._error = error
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # --- the body: the handler's side ------------------------------------
+
+    async def body(self) -> bytes:
+        if self._body is not None:
+            return self._body
+        if self.complete and self._error is None:
+            # Fast path: the body arrived with the head (or there is none).
+            chunks = self._chunks
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            self._take_all()
+        else:
+            body = b"".join([chunk async for chunk in self.stream()])
+        self._body = body
+        return body
+
+    async def stream(self) -> AsyncIterator[bytes]:  # pylint: disable=invalid-overridden-method
+        if self._body is not None:  # body() already read it all
+            if self._body:
+                yield self._body
+            return
+        if not self.complete:
+            self._connection.send_continue(self)
+        while True:
+            if self._chunks:
+                chunks = self._chunks
+                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                self._take_all()
+                yield data
+            elif self._error is not None:
+                raise self._error
+            elif self.complete:
+                return
+            else:
+                if self._connection.lost:
+                    raise ClientDisconnected("the client closed the connection")
+                self._waiter = self._connection.loop.create_future()
+                await self._waiter
+
+    def _take_all(self) -> None:
+        self._chunks = []
+        self._buffered = 0
+        if self.paused_reading:
+            self.paused_reading = False
+            self._connection.body_drained()
