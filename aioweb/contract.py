@@ -152,9 +152,50 @@ class Request(abc.ABC):
     def stream(self) -> AsyncIterator[bytes]:
         """The body chunk by chunk, as it arrives; same errors as :meth:`body`."""
 
+    @abc.abstractmethod
+    async def wait_disconnected(self) -> None:
+        """Return once the client has closed the connection (never spins)."""
 
-# What a handler may return: a Response, or bytes/str meaning "200 with this body".
-ResponseLike = Response | bytes | str
+    # --- answering from inside the handler ---------------------------------
+    # Most handlers return their response. These are for handlers that must
+    # answer while they go on running (the ASGI adapter: an app's background
+    # work runs after its response is sent). A handler that used them returns None.
+
+    @abc.abstractmethod
+    async def send(self, response: Response) -> None:
+        """Write a whole response now."""
+
+    @abc.abstractmethod
+    def start_response(self, status: int, headers: Iterable[tuple[str, str]],
+                       content_length: int | None = None) -> ResponseWriter:
+        """Write the head of a response whose body follows piece by piece.
+
+        With ``content_length`` the body must have exactly that many bytes (a
+        short one closes the connection; excess bytes are not sent); without,
+        HTTP/1.1 clients get chunked encoding and HTTP/1.0 clients a body that
+        ends when the connection closes. A header with CR, LF or NUL raises
+        :class:`aioweb.errors.ResponseHeaderError` before anything is written.
+        """
+
+
+class ResponseWriter(abc.ABC):
+    """The body of a response being written piece by piece."""
+
+    @abc.abstractmethod
+    async def write(self, data: bytes) -> None:
+        """Send a piece of the body; waits while the client reads slower than we write.
+
+        Raises :class:`aioweb.errors.ClientDisconnected` once the client is gone.
+        """
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """End the body (the last chunk, for chunked encoding)."""
+
+
+# What a handler may return: a Response, or bytes/str meaning "200 with this
+# body", or None when it already answered through Request.send/start_response.
+ResponseLike = Response | bytes | str | None
 HandlerFunction = Callable[[Request], Awaitable[ResponseLike]]
 
 

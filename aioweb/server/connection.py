@@ -151,7 +151,7 @@ class HttpToolsConnection(asyncio.Protocol):
         gone = ClientDisconnected("the client closed the connection")
         for request in (self._current, self._receiving, *self._waiting):
             if isinstance(request, HttpToolsRequest):
-                request._fail(gone)  # pylint: disable=protected-access
+                request._disconnected()  # pylint: disable=protected-access
         self._waiting.clear()
         self._receiving = None
         waiter = self._drain_waiter

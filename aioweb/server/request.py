@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import urllib.parse
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import httptools
 
-from aioweb.contract import Request
+from aioweb.contract import Request, Response
 from aioweb.errors import ClientDisconnected
 from aioweb.headers import Headers
+from aioweb.http11 import writer
 from aioweb.http11.events import RequestHead
+from aioweb.server.respond import ResponseBodyWriter, write_response
 
 if TYPE_CHECKING:
     from aioweb.server.connection import HttpToolsConnection
@@ -31,7 +33,8 @@ class HttpToolsRequest(Request):
 
     __slots__ = ("head", "_connection",
                  "_chunks", "_buffered", "complete", "_error", "_waiter",
-                 "_body", "_headers", "_split", "_query", "paused_reading")
+                 "_body", "_headers", "_split", "_query", "paused_reading",
+                 "response_started", "writer", "_disconnect_waiter")
 
     def __init__(self, head: RequestHead, connection: HttpToolsConnection) -> None:
         self.head = head
@@ -48,6 +51,9 @@ class HttpToolsRequest(Request):
         self._query: dict[str, list[str]] | None = None
         # Whether this request's full buffer is why the connection stopped reading.
         self.paused_reading = False
+        self.response_started = False
+        self.writer: ResponseBodyWriter | None = None
+        self._disconnect_waiter: asyncio.Future[None] | None = None
 
     # --- the head, decoded only when asked --------------------------------
 
@@ -132,6 +138,13 @@ class HttpToolsRequest(Request):
             self._error = error
             self._wake()
 
+    def _disconnected(self) -> None:
+        """The connection is gone: fail the body, wake wait_disconnected()."""
+        self._fail(ClientDisconnected("the client closed the connection"))
+        waiter = self._disconnect_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None:
@@ -176,6 +189,35 @@ class HttpToolsRequest(Request):
                     raise ClientDisconnected("the client closed the connection")
                 self._waiter = self._connection.loop.create_future()
                 await self._waiter
+
+    async def wait_disconnected(self) -> None:
+        if self._connection.lost:
+            return
+        if self._disconnect_waiter is None:
+            self._disconnect_waiter = self._connection.loop.create_future()
+        await asyncio.shield(self._disconnect_waiter)
+
+    # --- answering from inside the handler -------------------------------
+
+    async def send(self, response: Response) -> None:
+        if self.response_started:
+            raise RuntimeError("this request has already been answered")
+        streaming = write_response(self._connection, self, response)
+        if streaming is not None:
+            await streaming
+
+    def start_response(self, status: int, headers: Iterable[tuple[str, str]],
+                       content_length: int | None = None) -> ResponseBodyWriter:
+        if self.response_started:
+            raise RuntimeError("this request has already been answered")
+        pairs = list(headers)
+        header_lines, length, close = writer.encode_headers(pairs)
+        if content_length is not None:
+            length = content_length
+        keep_alive = self._connection.keep_alive_after(self, close)
+        body_writer = self.writer = ResponseBodyWriter(self._connection, self, status, pairs,
+                                                       header_lines, length, keep_alive)
+        return body_writer
 
     def _take_all(self) -> None:
         self._chunks = []

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from aioweb.contract import Request, Response, ResponseLike
+from aioweb.contract import Request, Response, ResponseLike, ResponseWriter
 from aioweb.errors import ClientDisconnected, HttpError, ResponseHeaderError
 from aioweb.http11 import compression, writer
 
@@ -55,6 +55,16 @@ async def respond(connection: HttpToolsConnection, request: HttpToolsRequest,
         # The handler's bug, not the server's: log it, answer 500, keep serving.
         log.exception("handler failed on %s %r", request.method, request.head.target)
         result = error_response(500)
+    if result is None:
+        if request.response_started:  # it answered through send()/start_response()
+            body_writer = request.writer
+            if body_writer is not None and not body_writer.finished:
+                log.error("handler returned before finishing its response to %s %r",
+                          request.method, request.head.target)
+                body_writer.abort()
+            return
+        log.error("handler returned no response to %s %r", request.method, request.head.target)
+        result = error_response(500)
     streaming = write_response(connection, request, result)
     if streaming is not None:
         await streaming
@@ -64,6 +74,7 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
                    result: ResponseLike) -> Coroutine[Any, Any, None] | None:
     """Write a whole response now, or return the coroutine that streams it."""
     head = request.head
+    request.response_started = True
     if type(result) is bytes and len(result) < connection.gzip_min_size \
             and head.method != "HEAD":  # pylint: disable=unidiomatic-typecheck
         # The fast path, taken by most responses: 200, a small bytes body, no
@@ -90,8 +101,8 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
     keep_alive = connection.keep_alive_after(request, close)
     with_body = writer.body_allowed(head.method, status)
     if not isinstance(body, bytes):
-        return _stream(connection, request, status, body, headers, header_lines,
-                       length, keep_alive, with_body)
+        return _stream(ResponseBodyWriter(connection, request, status, headers, header_lines,
+                                          length, keep_alive), body)
     if (len(body) >= connection.gzip_min_size and with_body
             and compression.accepts_gzip(head.headers) and compression.compressible(headers)):
         body = compression.gzip_body(body, config.gzip_level)
@@ -118,60 +129,102 @@ def _bad_result(result: object) -> Response:
     return error_response(500)
 
 
-async def _stream(connection: HttpToolsConnection, request: HttpToolsRequest, status: int,
-                  body: AsyncIterable[bytes], headers: list[tuple[str, str]],
-                  header_lines: bytes, length: int | None, keep_alive: bool,
-                  with_body: bool) -> None:
-    """Write a response whose body comes from an async iterator."""
-    config = connection.config
-    gzip = None
-    if (config.gzip and with_body and length is None
-            and compression.accepts_gzip(request.head.headers)
-            and compression.compressible(headers)):
-        gzip = compression.GzipStream(config.gzip_level)
-        header_lines += compression.GZIP_HEADER_LINES
-    if length is not None:
-        framing, chunked = writer.content_length_line(length), False
-    elif request.http_version == "1.1":
-        framing, chunked = writer.CHUNKED_LINE, True
-    else:
-        # HTTP/1.0 knows no chunked coding: the end of the body is the close.
-        framing, chunked, keep_alive = b"", False, False
-    connection.write(writer.encode_head(request.http_version, status,
-                                        connection.state.common_block, header_lines,
-                                        framing, keep_alive))
-    sent = 0
-    complete = False
-    try:
-        if with_body:
-            async for chunk in body:
-                if gzip is not None:
-                    chunk = gzip.compress(chunk)
-                if not chunk:
-                    continue  # an empty chunk would read as the last one
-                sent += len(chunk)
-                if length is not None and sent > length:
-                    log.error("response body longer than its Content-Length %d", length)
-                    break
-                connection.write(writer.encode_chunk(chunk) if chunked else chunk)
-                await connection.drain()
-            else:
-                if gzip is not None and chunked:
-                    connection.write(writer.encode_chunk(gzip.finish()))
-                if chunked:
-                    connection.write(writer.LAST_CHUNK)
-                complete = length is None or sent == length
+class ResponseBodyWriter(ResponseWriter):
+    """Writes a response head now and its body piece by piece.
+
+    Framing: the Content-Length the handler gave (its byte count is then
+    checked), else chunked for HTTP/1.1, else (HTTP/1.0) the body ends when
+    the connection closes. Each write waits for the client to catch up when
+    the transport's buffer is full.
+    """
+
+    def __init__(self, connection: HttpToolsConnection, request: HttpToolsRequest, status: int,
+                 headers: list[tuple[str, str]], header_lines: bytes, length: int | None,
+                 keep_alive: bool) -> None:
+        self._connection = connection
+        head = request.head
+        self.with_body = writer.body_allowed(head.method, status)
+        self._gzip = None
+        if (connection.config.gzip and self.with_body and length is None
+                and compression.accepts_gzip(head.headers) and compression.compressible(headers)):
+            self._gzip = compression.GzipStream(connection.config.gzip_level)
+            header_lines += compression.GZIP_HEADER_LINES
+        self._chunked = False
+        if length is not None:
+            framing = writer.content_length_line(length)
+        elif status == 204 or status == 304 or status < 200:
+            framing = b""
+        elif head.http_version == "1.1":
+            framing, self._chunked = writer.CHUNKED_LINE, True
         else:
-            complete = True
+            # HTTP/1.0 knows no chunked coding: the end of the body is the close.
+            framing, keep_alive = b"", False
+        self._length = length
+        self._sent = 0
+        self._keep_alive = keep_alive
+        self.finished = False
+        request.response_started = True
+        connection.write(writer.encode_head(head.http_version, status,
+                                            connection.state.common_block,
+                                            header_lines, framing, keep_alive))
+
+    async def write(self, data: bytes) -> None:
+        if self.finished:
+            raise RuntimeError("write() after the response was finished")
+        if not self.with_body:
+            return  # HEAD, 204, 304: the body is not sent
+        if self._gzip is not None:
+            data = self._gzip.compress(data)
+        if not data:
+            return  # an empty chunk would read as the last one
+        self._sent += len(data)
+        if self._length is not None and self._sent > self._length:
+            log.error("response body longer than its Content-Length %d: cut", self._length)
+            self.abort()
+            return
+        connection = self._connection
+        connection.write(writer.encode_chunk(data) if self._chunked else data)
+        await connection.drain()
+
+    async def close(self) -> None:
+        if self.finished:
+            return
+        if self._chunked and self.with_body:
+            if self._gzip is not None:
+                tail = self._gzip.finish()
+                self._connection.write(writer.encode_chunk(tail) + writer.LAST_CHUNK)
+            else:
+                self._connection.write(writer.LAST_CHUNK)
+        complete = (not self.with_body or self._length is None or self._sent == self._length)
+        if not complete:
+            log.error("response body shorter than its Content-Length %s", self._length)
+        self.finished = True
+        self._connection.response_sent(self._keep_alive and complete)
+
+    def abort(self) -> None:
+        """Give up on this response: the connection closes, telling the client it is cut short."""
+        if not self.finished:
+            self.finished = True
+            self._connection.response_sent(False)
+
+
+async def _stream(body_writer: ResponseBodyWriter, body: AsyncIterable[bytes]) -> None:
+    """Copy a handler's async iterator into a response body."""
+    try:
+        if body_writer.with_body:  # never iterate for HEAD: the body might not end
+            async for chunk in body:
+                await body_writer.write(chunk)
+                if body_writer.finished:
+                    break
+        await body_writer.close()
     except ClientDisconnected:
-        pass
+        body_writer.abort()
     except Exception:  # pylint: disable=broad-exception-caught
         # The head is out: too late for a 500. Closing tells the client the
         # body is cut short (chunked without its last chunk, or too short).
-        log.exception("streaming the response to %s %r failed",
-                      request.method, request.head.target)
+        log.exception("streaming a response body failed")
+        body_writer.abort()
     finally:
         aclose = getattr(body, "aclose", None)
         if aclose is not None:
             await aclose()
-    connection.response_sent(keep_alive and complete)
