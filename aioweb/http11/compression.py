@@ -18,22 +18,33 @@ GZIP_HEADER_LINES = b"content-encoding: gzip\r\nvary: Accept-Encoding\r\n"
 
 
 def accepts_gzip(request_headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether Accept-Encoding lists gzip (or ``*``) with a q-value above 0."""
+    """Whether Accept-Encoding allows gzip (RFC 9110 §12.5.3).
+
+    An explicit ``gzip`` entry decides; failing that, ``*`` does. A q-value
+    of 0 means "not acceptable".
+    """
+    wildcard = False
     for name, value in request_headers:
         if len(name) != 15 or name.lower() != b"accept-encoding":
             continue
         for item in value.lower().split(b","):
             coding, _, params = item.partition(b";")
-            if coding.strip() not in (b"gzip", b"*"):
-                continue
-            params = params.replace(b" ", b"")
-            if params.startswith(b"q="):
-                try:
-                    return float(params[2:]) > 0
-                except ValueError:
-                    return False
-            return True
-    return False
+            coding = coding.strip()
+            if coding == b"gzip":
+                return _q_value(params) > 0
+            if coding == b"*":
+                wildcard = _q_value(params) > 0
+    return wildcard
+
+
+def _q_value(params: bytes) -> float:
+    params = params.replace(b" ", b"")
+    if not params.startswith(b"q="):
+        return 1.0
+    try:
+        return float(params[2:])
+    except ValueError:
+        return 0.0
 
 
 def compressible(response_headers: list[tuple[str, str]]) -> bool:

@@ -54,6 +54,8 @@ class RequestReader:
         # is how a head that never ends is bounded (see receive()).
         self._head_bytes_pending = 0
         self._read_size = 0
+        self._first_read_size = 0  # size of the read in which the head began
+        self._trailer_size = 0
         # The request being read. Its lists are handed over with RequestHead
         # and replaced, never cleared: the handler owns them from then on.
         self._url_parts: list[bytes] = []
@@ -90,7 +92,9 @@ class RequestReader:
             self.finished = True
         except httptools.HttpParserError as exc:
             if not self.finished:  # after a closing request, extra bytes are ignored
-                self._reject(_status_for_parser_error(str(exc)), str(exc))
+                # llhttp's words for "HTTP/d.d, but not a version I know" (3.0, 1.2).
+                status = 505 if str(exc) == "Invalid HTTP version" else 400
+                self._reject(status, str(exc))
         if self.in_head and not self.finished and self._head_bytes_pending > self._max_head:
             self._reject(431, "request head too large")
         return events
@@ -106,6 +110,7 @@ class RequestReader:
         """A new request starts."""
         self.in_head = True
         self._head_bytes_pending = 0
+        self._first_read_size = self._read_size
 
     def on_url(self, part: bytes) -> None:
         """A piece of the request target (it may come in several reads)."""
@@ -116,6 +121,16 @@ class RequestReader:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """One complete header; note the ones that decide framing."""
+        if not self.in_head:
+            # A trailer field after a chunked body (RFC 9112 §7.1.2). aioweb
+            # passes none to handlers, but bounds them like a head.
+            self._trailer_size += len(name) + len(value) + 4
+            if self._trailer_size > self._max_head:
+                raise _Refuse(431, "trailer section too large")
+            return
+        # RFC 9110 §5.5: whitespace around a field value is not part of it;
+        # llhttp drops the leading part, so drop the trailing part here.
+        value = value.rstrip(b" \t")
         self._headers.append((name, value))
         size = len(name)
         # Comparing a length first is cheaper than lower-casing every name.
@@ -152,10 +167,10 @@ class RequestReader:
         headers = self._headers
         if len(headers) > self._max_headers:
             raise _Refuse(431, "too many headers")
-        if self._head_bytes_pending + self._read_size > self._max_head:
-            # The head spans more bytes than the limit could hold, so it may
-            # be too large: measure it. (A head that fits in one read smaller
-            # than the limit cannot exceed it, so most requests skip this.)
+        if self._head_bytes_pending + self._first_read_size > self._max_head:
+            # The reads the head came in hold more bytes than the limit, so
+            # the head may be too large: measure it. (A head that came in
+            # reads smaller than the limit cannot exceed it: most skip this.)
             size = self._url_size + sum(len(n) + len(v) + 4 for n, v in headers)
             if size > self._max_head:
                 raise _Refuse(431, "request head too large")
@@ -163,6 +178,10 @@ class RequestReader:
         version = parser.get_http_version()
         raw_method = parser.get_method()
         method = _KNOWN_METHODS.get(raw_method) or raw_method.decode("ascii")
+        if version != "1.1" and version != "1.0":
+            # RFC 9110 §15.6.6: HTTP/0.9 (even "GET /" with no version, which
+            # is 0.9's own form) and 2.0 are well formed but not spoken here.
+            raise _Refuse(505, f"HTTP/{version} is not supported")
         # RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
         if self._host_count != 1 and (self._host_count > 1 or version == "1.1"):
             raise _Refuse(400, "missing or repeated Host header")
@@ -197,6 +216,7 @@ class RequestReader:
 
     def on_message_complete(self) -> None:
         """The request is complete."""
+        self._trailer_size = 0
         self._events.append(END_OF_REQUEST)
         if not self._keep_alive:
             self.finished = True  # later bytes on this connection are never read
@@ -204,10 +224,3 @@ class RequestReader:
 
 # Lengths of b"expect", b"upgrade", b"content-length", b"transfer-encoding".
 _FRAMING_NAME_LENGTHS = frozenset({6, 7, 14, 17})
-
-
-def _status_for_parser_error(message: str) -> int:
-    """Map llhttp's complaint to a status: 505 for a version we do not speak."""
-    if "version" in message.lower() or "PRI" in message:
-        return 505  # HTTP/2 preface, HTTP/3.0, ...: RFC 9110 §15.6.6
-    return 400

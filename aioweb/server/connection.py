@@ -45,7 +45,6 @@ log = logging.getLogger("aioweb")
 _BODY_BUFFER_FULL = 1   # a handler has not consumed the body buffered for it
 _PIPELINE_FULL = 2      # too many requests wait behind the one being handled
 _WRITE_BUFFER_FULL = 4  # the client is not reading our responses
-_SHUTTING_DOWN = 8      # graceful shutdown: no new requests
 
 
 class HttpToolsConnection(asyncio.Protocol):
@@ -95,6 +94,8 @@ class HttpToolsConnection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=self.config.write_buffer_size)
         self.state.connections.add(self)
         self._enter(Phase.FRESH)
+        if self.state.shutting_down:  # accepted just as the container stopped
+            self.shutdown()
         if self._debug:
             log.debug("%s connected", self.peer)
 
@@ -120,8 +121,11 @@ class HttpToolsConnection(asyncio.Protocol):
                 self._enter(Phase.HEAD)  # the head timeout counts from here
 
     def eof_received(self) -> bool:
-        # The client will send nothing more. Answer what it already sent
-        # (keep the transport open for writing), then close.
+        # The client will send nothing more. A body still arriving never will.
+        receiving, self._receiving = self._receiving, None
+        if receiving is not None:
+            receiving._fail(ClientDisconnected("the client ended the connection mid-body"))  # pylint: disable=protected-access
+        # Answer what it already sent (keep the transport open for writing), then close.
         if self._current is None and not self._waiting:
             return False  # nothing in flight: let the transport close
         self._closing = True
@@ -279,9 +283,12 @@ class HttpToolsConnection(asyncio.Protocol):
             self._close()
 
     def shutdown(self) -> None:
-        """Graceful shutdown: finish what is in flight, accept nothing new."""
+        """Graceful shutdown: finish what is in flight, accept nothing new.
+
+        Reading goes on, so a request body in flight can still arrive; the
+        response to the last request in flight says ``Connection: close``.
+        """
         self._closing = True
-        self._pause_reading(_SHUTTING_DOWN)
         if self._current is None and not self._waiting:
             self._close()
 
@@ -302,6 +309,7 @@ class HttpToolsConnection(asyncio.Protocol):
                                       header_lines, writer.content_length_line(len(response.body)),
                                       keep_alive=False) + response.body)
         self._waiting.clear()
+        self._reader.finished = True  # whatever comes next is discarded unread
         transport = self.transport
         if transport is None or self.lost:
             return

@@ -44,6 +44,7 @@ class ServerState:
             self.eager = config.eager_handlers
         self.connections: set[HttpToolsConnection] = set()
         self.requests_served = 0
+        self.shutting_down = False
         # Indexed by Phase: timeouts[phase] is that phase's timeout, or None.
         self.timeouts: tuple[float | None, ...] = tuple(
             None if DEADLINES[phase] is None else float(getattr(config, str(DEADLINES[phase])))
@@ -113,7 +114,9 @@ class HttpToolsContainer(Container):
         if grace_period is None:
             grace_period = self.config.graceful_shutdown_timeout
         state = self._state
+        state.shutting_down = True
         self._server.close()  # 1. stop accepting
+        await asyncio.sleep(0)  # connections accepted just now get made (and shut down)
         connections = list(state.connections)
         if connections:
             state.all_closed.clear()

@@ -117,7 +117,8 @@ class HttpToolsRequest(Request):
 
     @property
     def is_disconnected(self) -> bool:
-        return self._connection.lost
+        # Gone altogether, or closed its sending side before the body was complete.
+        return self._connection.lost or isinstance(self._error, ClientDisconnected)
 
     # --- the body: the connection's side ---------------------------------
 

@@ -189,12 +189,13 @@ class ResponseBodyWriter(ResponseWriter):
     async def close(self) -> None:
         if self.finished:
             return
-        if self._chunked and self.with_body:
-            if self._gzip is not None:
-                tail = self._gzip.finish()
-                self._connection.write(writer.encode_chunk(tail) + writer.LAST_CHUNK)
-            else:
-                self._connection.write(writer.LAST_CHUNK)
+        if self.with_body:
+            tail = self._gzip.finish() if self._gzip is not None else b""
+            if self._chunked:
+                self._connection.write((writer.encode_chunk(tail) if tail else b"")
+                                       + writer.LAST_CHUNK)
+            elif tail:
+                self._connection.write(tail)
         complete = (not self.with_body or self._length is None or self._sent == self._length)
         if not complete:
             log.error("response body shorter than its Content-Length %s", self._length)
