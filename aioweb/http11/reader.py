@@ -178,7 +178,7 @@ class RequestReader:
         version = parser.get_http_version()
         raw_method = parser.get_method()
         method = _KNOWN_METHODS.get(raw_method) or raw_method.decode("ascii")
-        if version != "1.1" and version != "1.0":
+        if version not in ("1.1", "1.0"):
             # RFC 9110 §15.6.6: HTTP/0.9 (even "GET /" with no version, which
             # is 0.9's own form) and 2.0 are well formed but not spoken here.
             raise _Refuse(505, f"HTTP/{version} is not supported")
