@@ -39,7 +39,7 @@ coverage: $(STAMP_DEV)
 	$(VENV)/bin/coverage run --source=aioweb -m pytest -q
 	$(VENV)/bin/coverage report -m
 
-## make bench-core: sample server vs the control server and uvicorn, with wrk
+## make bench-core: sample server vs the control server, uvicorn and granian, with wrk
 bench-core: $(STAMP_DEV)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) bench/bench_core.py --rounds 3 --duration 5 --markdown

@@ -27,10 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uvloop", action="store_true", help="use uvloop's event loop")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8888, help="port to bind (8888; 0 picks one)")
-    parser.add_argument("--debug", action="store_true", help="log each connection's steps")
+    parser.add_argument("--debug", "--trace", action="store_true", dest="debug",
+                        help="trace each connection's and request's steps, in order")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s")
+                        format="%(message)s" if args.debug
+                        else "%(asctime)s %(levelname)s %(message)s")
     container = HttpToolsContainer(echo, Config(host=args.host, port=args.port, debug=args.debug))
 
     def started(server: HttpToolsContainer) -> None:

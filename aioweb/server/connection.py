@@ -45,6 +45,8 @@ log = logging.getLogger("aioweb")
 _BODY_BUFFER_FULL = 1   # a handler has not consumed the body buffered for it
 _PIPELINE_FULL = 2      # too many requests wait behind the one being handled
 _WRITE_BUFFER_FULL = 4  # the client is not reading our responses
+_PAUSE_REASONS = {_BODY_BUFFER_FULL: "body buffer full", _PIPELINE_FULL: "pipeline full",
+                  _WRITE_BUFFER_FULL: "client reads slower than we write"}
 
 
 class HttpToolsConnection(asyncio.Protocol):
@@ -56,7 +58,9 @@ class HttpToolsConnection(asyncio.Protocol):
         self.loop = state.loop
         self.body_buffer_size = state.config.body_buffer_size
         self._max_pipeline = state.config.max_pipeline_depth
-        self._debug = state.config.debug
+        self._debug = state.config.debug  # trace mode: see trace.py
+        self._id = state.tracer.next_connection_id() if self._debug else 0
+        self._requests_seen = 0
         self._timeouts = state.timeouts
         # Bodies this size and up may be gzipped; "infinity" when gzip is off.
         self.gzip_min_size = state.config.gzip_min_size if state.config.gzip else 1 << 62
@@ -93,13 +97,15 @@ class HttpToolsConnection(asyncio.Protocol):
             self.local = _address(transport.get_extra_info("sockname"))
         transport.set_write_buffer_limits(high=self.config.write_buffer_size)
         self.state.connections.add(self)
+        if self._debug:
+            self._step("connected from %s", self.peer)
         self._enter(Phase.FRESH)
         if self.state.shutting_down:  # accepted just as the container stopped
             self.shutdown()
-        if self._debug:
-            log.debug("%s connected", self.peer)
 
     def data_received(self, data: bytes) -> None:
+        if self._debug:
+            self._step("read %d bytes", len(data))
         for event in self._reader.receive(data):
             kind = type(event)
             if kind is RequestHead:
@@ -109,6 +115,8 @@ class HttpToolsConnection(asyncio.Protocol):
                     self._receiving.paused_reading = True
                     self._pause_reading(_BODY_BUFFER_FULL)
             elif kind is EndOfRequest:
+                if self._debug:
+                    self._step("request %d: complete", self._requests_seen)
                 if self._receiving is not None:
                     self._receiving._end()  # pylint: disable=protected-access
                     self._receiving = None
@@ -163,7 +171,7 @@ class HttpToolsConnection(asyncio.Protocol):
             waiter.set_exception(gone)
             waiter.exception()  # mark it retrieved: nobody may be waiting any more
         if self._debug:
-            log.debug("%s closed (%s)", self.peer, exc or "clean")
+            self._step("closed (%s)", exc or "cleanly")
 
     # --- 2. reader events ------------------------------------------------
 
@@ -175,7 +183,10 @@ class HttpToolsConnection(asyncio.Protocol):
         if len(self._waiting) > self._max_pipeline:
             self._pause_reading(_PIPELINE_FULL)
         if self._debug:
-            log.debug("%s request %s %r", self.peer, head.method, head.target)
+            self._requests_seen += 1
+            self._step("request %d: head complete: %s %r HTTP/%s%s", self._requests_seen,
+                       head.method, head.target, head.http_version,
+                       "" if head.has_body else " (no body)")
 
     def _on_rejection(self, rejection: Rejection) -> None:
         receiving, self._receiving = self._receiving, None
@@ -187,7 +198,7 @@ class HttpToolsConnection(asyncio.Protocol):
             self._waiting.remove(receiving)  # never started: answer the rejection instead
         self._waiting.append(rejection)
         if self._debug:
-            log.debug("%s rejected: %d %s", self.peer, rejection.status, rejection.reason)
+            self._step("refused: %d %s", rejection.status, rejection.reason)
 
     # --- 3. handlers, one at a time ---------------------------------------
 
@@ -208,6 +219,9 @@ class HttpToolsConnection(asyncio.Protocol):
             self._enter(Phase.HANDLING)
         state = self.state
         coro = respond(self, request, state.handler)
+        if self._debug:
+            self._step("handler for %s %r started %s", request.head.method, request.head.target,
+                       "eagerly" if state.eager else "in a Task")
         if state.eager:
             task = start_eagerly(coro, self.loop, self._context.copy())
         else:
@@ -215,6 +229,8 @@ class HttpToolsConnection(asyncio.Protocol):
         if task is not None:  # it waits for something: finish in the callback
             self._task = task
             task.add_done_callback(self._handler_done)
+            if self._debug and state.eager:
+                self._step("handler waits for something: it goes on in a Task")
         elif self._current is request:  # finished without a response (client gone)
             self.response_sent(False)
 
@@ -252,6 +268,8 @@ class HttpToolsConnection(asyncio.Protocol):
         """The current response is fully written; decide the connection's fate."""
         self._current = None
         self.state.requests_served += 1
+        if self._debug:
+            self._step("response written; %s", "keep-alive" if keep_alive else "closing")
         if self.lost:
             return
         if not keep_alive:
@@ -277,6 +295,8 @@ class HttpToolsConnection(asyncio.Protocol):
 
     def deadline_passed(self) -> None:
         """Called by the container's timer when this phase's deadline is past."""
+        if self._debug:
+            self._step("%s timeout", self.phase.name)
         if self.phase is Phase.HEAD:
             self._send_rejection(Rejection(408, "request head not received in time"))
         else:
@@ -326,16 +346,23 @@ class HttpToolsConnection(asyncio.Protocol):
             self.transport.close()
 
     def _enter(self, phase: Phase) -> None:
+        timeout = self._timeouts[phase]
         if self._debug:
             assert (self.phase, phase) in TRANSITIONS or phase is self.phase, (self.phase, phase)
-            log.debug("%s %s -> %s", self.peer, self.phase.name, phase.name)
+            self._step("phase %s%s", phase.name if phase is self.phase
+                       else f"{self.phase.name} -> {phase.name}",
+                       "" if timeout is None else f" (deadline in {timeout} s)")
         self.phase = phase
-        timeout = self.state.timeouts[phase]
         self.deadline = None if timeout is None else self.loop.time() + timeout
+
+    def _step(self, message: str, *args: object) -> None:
+        self.state.tracer.step(self._id, message, *args)
 
     def _pause_reading(self, reason: int) -> None:
         if not self._paused_for and self.transport is not None and not self.lost:
             self.transport.pause_reading()
+            if self._debug:
+                self._step("reading paused (%s)", _PAUSE_REASONS[reason])
         self._paused_for |= reason
 
     def _resume_reading(self, reason: int) -> None:
@@ -343,6 +370,8 @@ class HttpToolsConnection(asyncio.Protocol):
             self._paused_for &= ~reason
             if not self._paused_for and self.transport is not None and not self.lost:
                 self.transport.resume_reading()
+                if self._debug:
+                    self._step("reading resumed")
 
 
 def _address(value: object) -> tuple[str, int] | None:

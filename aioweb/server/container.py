@@ -25,6 +25,7 @@ from aioweb.http11.phases import DEADLINES, Phase
 from aioweb.http11.writer import CommonHeaders
 from aioweb.server.connection import HttpToolsConnection
 from aioweb.server.respond import HandlerCall
+from aioweb.server.trace import Tracer
 
 log = logging.getLogger("aioweb")
 
@@ -45,6 +46,7 @@ class ServerState:
         self.connections: set[HttpToolsConnection] = set()
         self.requests_served = 0
         self.shutting_down = False
+        self.tracer = Tracer()
         # Indexed by Phase: timeouts[phase] is that phase's timeout, or None.
         self.timeouts: tuple[float | None, ...] = tuple(
             None if DEADLINES[phase] is None else float(getattr(config, str(DEADLINES[phase])))
