@@ -47,7 +47,8 @@ TRANSITIONS: dict[tuple[Phase, Phase], str] = {
     (Phase.FRESH, Phase.LINGERING): "bad input: error response sent",
     (Phase.HANDLING, Phase.IDLE): "last response written, connection kept",
     (Phase.HANDLING, Phase.HEAD): "last response written, next head half-read",
-    (Phase.HANDLING, Phase.LINGERING): "bad pipelined input: error response sent",
+    (Phase.HANDLING, Phase.LINGERING): "bad pipelined input, or a response sent before "
+                                       "its request body was read",
     (Phase.HANDLING, Phase.CLOSED): "response written with Connection: close, or client closes",
     (Phase.IDLE, Phase.HEAD): "first bytes of the next request arrive",
     (Phase.IDLE, Phase.HANDLING): "a whole request head arrives at once",

@@ -176,6 +176,11 @@ class HttpToolsConnection(asyncio.Protocol):
     # --- 2. reader events ------------------------------------------------
 
     def _on_head(self, head: RequestHead) -> None:
+        if self.state.shutting_down:
+            # Arrived after shutdown began: not accepted. Read no further;
+            # the response in flight will say Connection: close.
+            self._reader.finished = True
+            return
         request = HttpToolsRequest(head, self)
         if head.has_body:
             self._receiving = request
@@ -266,7 +271,7 @@ class HttpToolsConnection(asyncio.Protocol):
 
     def response_sent(self, keep_alive: bool) -> None:
         """The current response is fully written; decide the connection's fate."""
-        self._current = None
+        request, self._current = self._current, None
         self.state.requests_served += 1
         if self._debug:
             self._step("response written; %s", "keep-alive" if keep_alive else "closing")
@@ -274,7 +279,14 @@ class HttpToolsConnection(asyncio.Protocol):
             return
         if not keep_alive:
             self._waiting.clear()
-            self._close()
+            if request is not None and not request.complete:
+                # Answered before its body was read: the client may still be
+                # sending it, and closing now would reset the connection
+                # under the answer. Linger instead.
+                self._reader.finished = True
+                self._linger()
+            else:
+                self._close()
         elif not self._waiting:
             if self._closing:
                 self._close()
@@ -330,6 +342,11 @@ class HttpToolsConnection(asyncio.Protocol):
                                       keep_alive=False) + response.body)
         self._waiting.clear()
         self._reader.finished = True  # whatever comes next is discarded unread
+        self._linger()
+
+    def _linger(self) -> None:
+        """Half-close: no more writes, but read and discard until the client
+        closes or linger_timeout passes (nginx's lingering close)."""
         transport = self.transport
         if transport is None or self.lost:
             return

@@ -76,6 +76,7 @@ class HttpToolsContainer(Container):
         self._state: ServerState | None = None
         self._tick: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Future[None] | None = None
+        self._stopping: asyncio.Future[None] | None = None
         self._address: tuple[str, int] = (self.config.host, self.config.port)
 
     async def start(self) -> None:
@@ -111,6 +112,16 @@ class HttpToolsContainer(Container):
         await asyncio.shield(self._stopped)
 
     async def stop(self, grace_period: float | None = None) -> None:
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop(grace_period))
+        elif grace_period == 0 and self._state is not None:
+            # A stop is under way and patience has run out (a second Ctrl-C):
+            # abort what is left; the stop under way then completes.
+            for connection in list(self._state.connections):
+                connection.abort()
+        await asyncio.shield(self._stopping)  # a second stop() waits for the first
+
+    async def _stop(self, grace_period: float | None) -> None:
         if self._server is None or self._state is None or self._stopped is None:
             return
         if grace_period is None:

@@ -97,18 +97,25 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         log.error("refused a response to %s %r: %s", head.method, head.target, exc)
         status, body, headers = 500, b"500 Internal Server Error\n", []
         header_lines, length, close = b"", None, False
+    if not 100 <= status <= 599:  # RFC 9110 §15: three digits, 1xx to 5xx
+        log.error("refused a response to %s %r: status %r", head.method, head.target, status)
+        status, body, headers = 500, b"500 Internal Server Error\n", []
+        header_lines, length, close = b"", None, False
     config = connection.config
     keep_alive = connection.keep_alive_after(request, close)
     with_body = writer.body_allowed(head.method, status)
     if not isinstance(body, bytes):
         return _stream(ResponseBodyWriter(connection, request, status, headers, header_lines,
                                           length, keep_alive), body)
-    if (len(body) >= connection.gzip_min_size and with_body
+    # Decided as for GET even for HEAD: HEAD must announce what GET would send.
+    if (len(body) >= connection.gzip_min_size and writer.body_allowed("GET", status)
             and compression.accepts_gzip(head.headers) and compression.compressible(headers)):
         body = compression.gzip_body(body, config.gzip_level)
         header_lines += compression.GZIP_HEADER_LINES
     if status == 204 or status == 304 or status < 200:
         framing = b""  # RFC 9110 §8.6: no Content-Length on these
+    elif head.method == "HEAD" and not body and length is not None:
+        framing = writer.content_length_line(length)  # the size GET would have
     else:
         framing = writer.content_length_line(len(body))
     response_head = writer.encode_head(head.http_version, status, connection.state.common_block,
@@ -145,7 +152,7 @@ class ResponseBodyWriter(ResponseWriter):
         head = request.head
         self.with_body = writer.body_allowed(head.method, status)
         self._gzip = None
-        if (connection.config.gzip and self.with_body and length is None
+        if (connection.config.gzip and writer.body_allowed("GET", status) and length is None
                 and compression.accepts_gzip(head.headers) and compression.compressible(headers)):
             self._gzip = compression.GzipStream(connection.config.gzip_level)
             header_lines += compression.GZIP_HEADER_LINES

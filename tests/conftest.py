@@ -1,0 +1,546 @@
+"""Fixtures for aioweb's tests: a server in a thread, and a raw-socket client.
+
+The server under test runs on its own event loop (asyncio's or uvloop's, per
+the ``loop_kind`` parameter) in a background thread; a test talks to it from
+the main thread with blocking sockets that have short timeouts, so a test that
+goes wrong fails instead of hanging. Synchronisation between the two threads
+goes through events (:class:`CrossThreadEvent`), never through sleeps.
+
+Fixtures:
+
+* ``loop_kind`` — ``"asyncio"`` or ``"uvloop"``: every wire test runs on both.
+* ``serve(handler, **config)`` — starts an :class:`HttpToolsContainer` on port
+  0 and returns a :class:`ServerThread`; at teardown the server is stopped
+  gracefully and the test fails if a connection is left open or the event loop
+  reported an error (a protocol callback that raised, say).
+* ``connect(address)`` — a :class:`RawClient`, closed at teardown.
+* ``make_event()`` — a :class:`CrossThreadEvent`.
+* ``poll(condition)`` — for state that has no event to wait on (counters).
+* ``sample_server`` — the project's ``sample_server.py``, imported.
+* ``project_root`` — the directory holding ``sample_server.py``.
+
+The helper classes are reached through these fixtures, not imported, so that
+no test module depends on which ``conftest`` module pytest imported last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import importlib.util
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from aioweb import Config, HttpToolsContainer
+from aioweb.server.lifecycle import new_event_loop
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+LOOP_KINDS = ("asyncio", "uvloop")
+# How long a client socket waits for the server before the test fails.
+SOCKET_TIMEOUT = 5.0
+# Default grace period of the servers under test: a test that leaves a
+# handler hanging costs this much at teardown, not the production 10 s.
+TEST_GRACE_PERIOD = 1.0
+
+
+# --- the event loops ------------------------------------------------------
+
+@pytest.fixture(name="loop_kind", params=LOOP_KINDS)
+def fixture_loop_kind(request: pytest.FixtureRequest) -> str:
+    """The event loop the server runs on: asyncio's own, or uvloop's."""
+    kind: str = request.param
+    if kind == "uvloop":
+        pytest.importorskip("uvloop")
+    return kind
+
+
+def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
+    if kind == "uvloop":
+        import uvloop  # pylint: disable=import-outside-toplevel
+        return uvloop.new_event_loop()
+    return new_event_loop(False)
+
+
+# --- synchronisation between the test thread and the server's loop ------
+
+class CrossThreadEvent:
+    """A one-shot event that the test thread and the server's loop can both use.
+
+    ``set()`` works from any thread; the test thread blocks in ``wait()``; a
+    handler on the server's loop does ``await event.wait_async()``.
+    """
+
+    def __init__(self) -> None:
+        self._future: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def set(self) -> None:
+        """Fire the event (again is harmless)."""
+        try:
+            self._future.set_result(None)
+        except concurrent.futures.InvalidStateError:
+            pass
+
+    def is_set(self) -> bool:
+        """Whether the event has fired."""
+        return self._future.done()
+
+    def wait(self, timeout: float = SOCKET_TIMEOUT) -> bool:
+        """Block the calling thread until the event fires; False on timeout."""
+        try:
+            self._future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            return False
+        return True
+
+    async def wait_async(self) -> None:
+        """Wait on the running event loop until the event fires."""
+        await asyncio.wrap_future(self._future)
+
+
+@pytest.fixture
+def make_event() -> Callable[[], CrossThreadEvent]:
+    """A factory of :class:`CrossThreadEvent`."""
+    return CrossThreadEvent
+
+
+# --- the server under test ------------------------------------------------
+
+class ServerThread:
+    """An :class:`HttpToolsContainer` serving on its own loop in a background thread."""
+
+    def __init__(self, handler: Any, loop_kind: str, config: Config) -> None:
+        self.config = config
+        self.loop_kind = loop_kind
+        self.loop = _new_loop(loop_kind)
+        self.loop.set_exception_handler(self._on_loop_error)
+        # What the loop reported through its exception handler: protocol
+        # callbacks that raised, exceptions never retrieved, ... A correct
+        # server reports none; the fixture's teardown checks it.
+        self.loop_errors: list[str] = []
+        self.container = HttpToolsContainer(handler, config)
+        self._thread = threading.Thread(target=self._run, name=f"aioweb-{loop_kind}",
+                                        daemon=True)
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+        self._stopping: concurrent.futures.Future[int] | None = None
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        self.loop_errors.append(f"{context.get('message')}: {context.get('exception')!r}")
+        loop.default_exception_handler(context)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.container.start())
+        except BaseException as exc:  # pylint: disable=broad-exception-caught
+            self._start_error = exc
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            self.loop.run_forever()
+        finally:
+            # Whatever the test left behind (a handler aborted at shutdown
+            # and cancelled, say) is finished here, on its own loop.
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    def start(self) -> None:
+        """Start the thread; return once the container listens."""
+        self._thread.start()
+        assert self._started.wait(SOCKET_TIMEOUT), "the server did not start"
+        if self._start_error is not None:
+            raise self._start_error
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the container listens."""
+        return self.container.address
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = SOCKET_TIMEOUT) -> Any:
+        """Run a coroutine on the server's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call(self, function: Callable[[], Any]) -> Any:
+        """Call ``function`` on the server's loop (where the container's state lives)."""
+        async def on_loop() -> Any:
+            return function()
+        return self.run(on_loop())
+
+    @property
+    def connection_count(self) -> int:
+        """The container's open connections, read on its own loop."""
+        count: int = self.call(lambda: self.container.connection_count)
+        return count
+
+    @property
+    def requests_served(self) -> int:
+        """The container's count of completed responses, read on its own loop."""
+        served: int = self.call(lambda: self.container.requests_served)
+        return served
+
+    def begin_stop(self, grace_period: float | None = None) -> concurrent.futures.Future[int]:
+        """Start ``container.stop()``; return once its first step has run.
+
+        By then the listener is closed and every connection has been told to
+        shut down (idle ones are closing). The future's result, when stop()
+        returns, is the number of connections still open at that moment.
+        """
+        done: concurrent.futures.Future[int] = concurrent.futures.Future()
+
+        async def stop_then_count() -> int:
+            await self.container.stop(grace_period)
+            return self.container.connection_count  # read in the step stop() returned in
+
+        def copy_outcome(task: asyncio.Task[int]) -> None:
+            if task.cancelled():
+                done.cancel()
+            elif (error := task.exception()) is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(task.result())
+
+        async def first_steps() -> None:
+            task = asyncio.ensure_future(stop_then_count())
+            task.add_done_callback(copy_outcome)
+            # Let the stop task take its first few steps (each sleep(0) lets
+            # every ready callback run once): stop() tells the connections
+            # without waiting on anything, so by then it has.
+            for _ in range(5):
+                await asyncio.sleep(0)
+
+        self.run(first_steps())
+        self._stopping = done
+        return done
+
+    def stop(self, grace_period: float | None = None) -> int:
+        """Stop the container gracefully; return the connections left open after it."""
+        grace = self.config.graceful_shutdown_timeout if grace_period is None else grace_period
+        return self.begin_stop(grace_period).result(grace + SOCKET_TIMEOUT)
+
+    def close(self) -> list[str]:
+        """Teardown: stop gracefully, end the thread; return what went wrong."""
+        if not self._thread.is_alive():
+            return []
+        problems = []
+        try:
+            if self._stopping is not None:  # a stop the test began: let it end first
+                concurrent.futures.wait([self._stopping], TEST_GRACE_PERIOD + SOCKET_TIMEOUT)
+            left_open = self.stop()
+            if left_open:
+                problems.append(f"{left_open} connection(s) still open after stop()")
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(SOCKET_TIMEOUT)
+        if self.loop_errors:
+            problems.append("the event loop reported errors: " + "; ".join(self.loop_errors))
+        return problems
+
+
+@pytest.fixture
+def serve(loop_kind: str) -> Iterator[Callable[..., ServerThread]]:
+    """Start a container: ``serve(handler, **config_overrides)`` → ServerThread.
+
+    Port 0 always; ``graceful_shutdown_timeout`` defaults to 1 s. At teardown
+    each server is stopped gracefully, and the test fails if a connection
+    remained open after stop() or the loop reported an error.
+    """
+    servers: list[ServerThread] = []
+
+    def start(handler: Any, **overrides: Any) -> ServerThread:
+        overrides.setdefault("graceful_shutdown_timeout", TEST_GRACE_PERIOD)
+        server = ServerThread(handler, loop_kind, Config(port=0, **overrides))
+        servers.append(server)
+        server.start()
+        return server
+
+    yield start
+    problems = []
+    for server in servers:
+        problems += server.close()
+    assert not problems, problems
+
+
+# --- the raw-socket client --------------------------------------------------
+
+class ServerClosed(EOFError):
+    """The server closed the connection before a whole response arrived.
+
+    An EOFError, so tests can catch it without importing this module.
+    """
+
+
+@dataclasses.dataclass
+class RawResponse:
+    """One parsed response: names lower-cased, body de-chunked."""
+
+    version: str
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    trailers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    head: bytes = b""  # the status line and header lines exactly as received
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header, or None."""
+        for key, value in self.headers:
+            if key == name.lower():
+                return value
+        return None
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of a header."""
+        return [value for key, value in self.headers if key == name.lower()]
+
+    @property
+    def closes(self) -> bool:
+        """Whether the response announces ``connection: close``."""
+        return any("close" in value.lower() for value in self.header_values("connection"))
+
+
+class RawClient:
+    """A blocking socket with a response parser, for byte-exact wire tests.
+
+    It parses Content-Length, chunked (with trailers) and close-delimited
+    bodies, and the bodiless responses (1xx, 204, 304, HEAD). Every read has
+    a timeout, so a server that does not answer fails the test.
+    """
+
+    def __init__(self, address: tuple[str, int], timeout: float = SOCKET_TIMEOUT,
+                 receive_buffer: int | None = None) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer is not None:  # before connect, so the window starts small
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(timeout)
+        sock.connect(address)
+        self.sock = sock
+        self.timeout = timeout
+        self._buffer = bytearray()
+        self.eof = False
+
+    # --- sending ----------------------------------------------------------
+
+    def send(self, data: bytes, bytewise: bool = False) -> None:
+        """Send ``data`` whole, or one byte per send call."""
+        if not bytewise:
+            self.sock.sendall(data)
+            return
+        for i in range(len(data)):
+            self.sock.sendall(data[i:i + 1])
+
+    def send_until_blocked(self, chunk: bytes, limit: int, stall: float = 0.5) -> int:
+        """Send ``chunk`` repeatedly until ``limit`` bytes went or a send stalls.
+
+        Returns how many bytes the kernel accepted. A send that makes no
+        progress for ``stall`` seconds means the server stopped reading.
+        """
+        self.sock.settimeout(stall)
+        sent = 0
+        view = memoryview(chunk)
+        offset = 0
+        try:
+            while sent < limit:
+                count = self.sock.send(view[offset:])
+                sent += count
+                offset = (offset + count) % len(chunk)
+        except (TimeoutError, BlockingIOError):
+            pass
+        finally:
+            self.sock.settimeout(self.timeout)
+        return sent
+
+    def shutdown_write(self) -> None:
+        """Half-close: the server reads EOF, we can still read."""
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        """Close the socket (a FIN; a reset if unread data is pending)."""
+        self.sock.close()
+
+    def reset(self) -> None:
+        """Close with a TCP reset (SO_LINGER 0)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+    # --- receiving --------------------------------------------------------
+
+    def _fill(self) -> bool:
+        """Read more bytes into the buffer; False at end of stream."""
+        if self.eof:
+            return False
+        try:
+            data = self.sock.recv(256 * 1024)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self._buffer += data
+        return True
+
+    def _line(self) -> bytes:
+        while (end := self._buffer.find(b"\r\n")) < 0:
+            if not self._fill():
+                raise ServerClosed(f"closed in a line: {bytes(self._buffer)!r}")
+        line = bytes(self._buffer[:end])
+        del self._buffer[:end + 2]
+        return line
+
+    def _exactly(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            if not self._fill():
+                raise ServerClosed(f"closed {size - len(self._buffer)} bytes short")
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def _until_close(self) -> bytes:
+        while self._fill():
+            pass
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+    def read_response(self, method: str = "GET") -> RawResponse:
+        """Read one whole response (a 1xx counts as one); ``method`` tells HEAD apart."""
+        status_line = self._line().decode("latin-1")
+        version, status, reason = (status_line.split(" ", 2) + [""])[:3]
+        head_lines = [status_line]
+        headers = []
+        while line := self._line():
+            head_lines.append(line.decode("latin-1"))
+            name, _, value = line.decode("latin-1").partition(":")
+            headers.append((name.lower(), value.strip()))
+        response = RawResponse(version, int(status), reason, headers,
+                               head=("\r\n".join(head_lines) + "\r\n").encode("latin-1"))
+        code = response.status
+        if code < 200 or code in (204, 304) or method == "HEAD":
+            return response
+        if "chunked" in (response.header("transfer-encoding") or "").lower():
+            response.body, response.trailers = self._chunked_body()
+        elif (length := response.header("content-length")) is not None:
+            response.body = self._exactly(int(length))
+        else:
+            response.body = self._until_close()
+        return response
+
+    def _chunked_body(self) -> tuple[bytes, list[tuple[str, str]]]:
+        pieces = []
+        while True:
+            size = int(self._line().split(b";", 1)[0].strip(), 16)
+            if size == 0:
+                break
+            pieces.append(self._exactly(size))
+            if self._exactly(2) != b"\r\n":
+                raise AssertionError("chunk data not followed by CRLF")
+        trailers = []
+        while line := self._line():
+            name, _, value = line.decode("latin-1").partition(":")
+            trailers.append((name.lower(), value.strip()))
+        return b"".join(pieces), trailers
+
+    def read_responses(self, count: int, method: str = "GET") -> list[RawResponse]:
+        """Read ``count`` whole responses."""
+        return [self.read_response(method) for _ in range(count)]
+
+    def read_final_response(self, method: str = "GET") -> tuple[list[RawResponse], RawResponse]:
+        """Read interim (1xx) responses and the final one after them."""
+        interim = []
+        while (response := self.read_response(method)).status < 200:
+            interim.append(response)
+        return interim, response
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Whether the server closes the connection within ``timeout`` (data is kept)."""
+        self.sock.settimeout(self.timeout if timeout is None else timeout)
+        try:
+            while self._fill():
+                pass
+        except TimeoutError:
+            return False
+        finally:
+            self.sock.settimeout(self.timeout)
+        return True
+
+    def silent_for(self, seconds: float) -> bool:
+        """True if not a byte (nor a close) arrives for ``seconds``: a negative check."""
+        if self._buffer or self.eof:
+            return False
+        self.sock.settimeout(seconds)
+        try:
+            self._fill()
+        except TimeoutError:
+            return True
+        finally:
+            self.sock.settimeout(self.timeout)
+        return False
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes received but not parsed yet."""
+        return bytes(self._buffer)
+
+
+@pytest.fixture
+def connect() -> Iterator[Callable[..., RawClient]]:
+    """``connect(address, timeout=..., receive_buffer=...)`` → RawClient, closed at teardown."""
+    clients: list[RawClient] = []
+
+    def open_client(address: tuple[str, int], **options: Any) -> RawClient:
+        client = RawClient(address, **options)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        client.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = SOCKET_TIMEOUT,
+             interval: float = 0.01) -> bool:
+    """Poll ``condition`` until true or ``timeout``: for state with no event to wait on."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+@pytest.fixture
+def poll() -> Callable[..., bool]:
+    """``poll(condition, timeout)``: wait for state that has no event (counters)."""
+    return wait_for
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    """The project's top directory (where sample_server.py lives)."""
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def sample_server() -> ModuleType:
+    """``sample_server.py`` imported as a module (it is a script, not in a package)."""
+    path = PROJECT_ROOT / "sample_server.py"
+    spec = importlib.util.spec_from_file_location("sample_server", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

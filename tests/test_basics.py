@@ -1,0 +1,266 @@
+"""The container on the wire: basic exchanges, persistence, pipelining, the API surface.
+
+Every test here runs on asyncio's loop and on uvloop's (the ``loop_kind``
+parameter of the ``serve`` fixture), through raw sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import re
+import time
+
+import aioweb
+from aioweb import Config, Container, Handler, HttpToolsContainer, Request, Response
+
+IMF_FIXDATE = re.compile(r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT")
+
+
+async def hello(_request: Request) -> bytes:
+    """Always ``hello``."""
+    return b"hello"
+
+
+async def echo_path(request: Request) -> Response:
+    """The request's path as the body."""
+    return Response(request.path.encode())
+
+
+def test_get_is_answered_with_length_date_and_server(serve, connect) -> None:
+    """A GET gets a 200 with Content-Length (RFC 9112 §6.2), Date (RFC 9110 §6.6.1)
+    and Server headers, and its body."""
+    server = serve(hello)
+    client = connect(server.address)
+    client.send(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+    response = client.read_response()
+    assert (response.version, response.status, response.reason) == ("HTTP/1.1", 200, "OK")
+    assert response.header("content-length") == "5"
+    date = response.header("date") or ""
+    assert IMF_FIXDATE.fullmatch(date)
+    assert abs(email.utils.parsedate_to_datetime(date).timestamp() - time.time()) < 5
+    assert response.header("server") == "aioweb"
+    assert response.body == b"hello"
+
+
+def test_sample_server_echoes_a_post(serve, connect, sample_server) -> None:
+    """The sample server's handler answers a POST with its own body, a GET with nothing."""
+    server = serve(sample_server.echo)
+    client = connect(server.address)
+    client.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 13\r\n\r\nhello, world!"
+                b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    post, get = client.read_responses(2)
+    assert (post.status, post.body, post.header("content-length")) == (200, b"hello, world!", "13")
+    assert (get.status, get.body, get.header("content-length")) == (200, b"", "0")
+
+
+# --- persistence (RFC 9112 §9.3) --------------------------------------------
+
+def test_http11_keeps_the_connection_by_default(serve, connect) -> None:
+    """HTTP/1.1 persists by default: two requests, one after the other, on one socket."""
+    server = serve(echo_path)
+    client = connect(server.address)
+    for path in (b"/first", b"/second"):
+        client.send(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path)
+        response = client.read_response()
+        assert (response.status, response.body) == (200, path)
+        assert not response.closes
+    assert server.connection_count == 1
+
+
+def test_http10_closes_by_default(serve, connect) -> None:
+    """HTTP/1.0 without keep-alive: the server closes after the response (RFC 9112
+    §9.3; saying ``connection: close`` is optional for 1.0)."""
+    server = serve(hello)
+    client = connect(server.address)
+    client.send(b"GET / HTTP/1.0\r\n\r\n")
+    response = client.read_response()
+    assert (response.status, response.body) == (200, b"hello")
+    assert response.header("connection") in (None, "close")
+    assert client.wait_closed()
+
+
+def test_http10_keep_alive_keeps_the_connection(serve, connect) -> None:
+    """HTTP/1.0 with ``Connection: keep-alive`` persists, and the response says so."""
+    server = serve(echo_path)
+    client = connect(server.address)
+    for path in (b"/a", b"/b"):
+        client.send(b"GET %s HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" % path)
+        response = client.read_response()
+        assert (response.status, response.body) == (200, path)
+        assert response.header("connection") == "keep-alive"
+
+
+def test_connection_close_closes(serve, connect) -> None:
+    """``Connection: close`` (RFC 9112 §9.6): the response says close, then the server closes."""
+    server = serve(hello)
+    client = connect(server.address)
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    response = client.read_response()
+    assert response.status == 200
+    assert response.header("connection") == "close"
+    assert client.wait_closed()
+
+
+def test_handler_connection_close_closes(serve, connect) -> None:
+    """A handler that answers ``Connection: close`` gets the connection closed after it."""
+    async def closing(_request: Request) -> Response:
+        return Response(b"bye", headers={"Connection": "close"})
+    server = serve(closing)
+    client = connect(server.address)
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\nGET /never HTTP/1.1\r\nHost: t\r\n\r\n")
+    response = client.read_response()
+    assert (response.body, response.header_values("connection")) == (b"bye", ["close"])
+    assert client.wait_closed()
+    assert client.pending == b""
+
+
+# --- pipelining (RFC 9112 §9.3.2) -------------------------------------------
+
+def test_pipelined_requests_are_answered_in_order(serve, connect) -> None:
+    """Ten requests sent in one write get ten responses, in request order."""
+    server = serve(echo_path)
+    client = connect(server.address)
+    client.send(b"".join(b"GET /%d HTTP/1.1\r\nHost: t\r\n\r\n" % i for i in range(10)))
+    assert [r.body for r in client.read_responses(10)] == [b"/%d" % i for i in range(10)]
+
+
+def test_pipelined_slow_handlers_still_answer_in_order(serve, connect) -> None:
+    """Order holds even when later requests would finish first: delays decrease
+    along the pipeline, yet the responses come in request order."""
+    async def sleepy(request: Request) -> bytes:
+        await asyncio.sleep(int(request.path[1:]) * 0.01)
+        return request.path.encode()
+    server = serve(sleepy)
+    client = connect(server.address)
+    client.send(b"".join(b"GET /%d HTTP/1.1\r\nHost: t\r\n\r\n" % delay
+                         for delay in range(10, 0, -1)))
+    assert [r.body for r in client.read_responses(10)] == [
+        b"/%d" % delay for delay in range(10, 0, -1)]
+
+
+def test_deep_pipeline_is_answered_in_full(serve, connect) -> None:
+    """300 pipelined requests to a handler that waits (so they queue past
+    max_pipeline_depth and reading pauses and resumes): all answered, in order."""
+    async def waits(request: Request) -> bytes:
+        await asyncio.sleep(0)
+        return request.path.encode()
+    server = serve(waits, max_pipeline_depth=4)
+    client = connect(server.address)
+    client.send(b"".join(b"GET /%d HTTP/1.1\r\nHost: t\r\n\r\n" % i for i in range(300)))
+    assert [r.body for r in client.read_responses(300)] == [b"/%d" % i for i in range(300)]
+
+
+def test_nothing_after_a_pipelined_close_is_answered(serve, connect) -> None:
+    """After a ``Connection: close`` request, later pipelined requests get no
+    response and reach no handler (RFC 9112 §9.6)."""
+    seen = []
+
+    async def record(request: Request) -> bytes:
+        seen.append(request.path)
+        return request.path.encode()
+    server = serve(record)
+    client = connect(server.address)
+    client.send(b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                b"GET /2 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                b"GET /3 HTTP/1.1\r\nHost: t\r\n\r\n")
+    first, second = client.read_responses(2)
+    assert (first.body, second.body) == (b"/1", b"/2")
+    assert second.closes
+    assert client.wait_closed()
+    assert client.pending == b""
+    assert seen == ["/1", "/2"]
+
+
+# --- the container's API ----------------------------------------------------
+
+def test_start_on_port_zero_binds_a_port_and_counts_requests(serve, connect) -> None:
+    """start() with port 0 returns with a real bound address; requests_served counts."""
+    server = serve(hello)
+    host, port = server.address
+    assert host == "127.0.0.1" and port > 0
+    assert server.requests_served == 0
+    client = connect(server.address)
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n" * 3)
+    client.read_responses(3)
+    assert server.requests_served == 3
+
+
+class EchoPathHandler(Handler):
+    """A Handler subclass: the path, and whether a Task runs it."""
+
+    def __init__(self, eager: bool) -> None:
+        self.runs_eagerly = eager
+
+    async def handle(self, request: Request) -> Response:
+        await asyncio.sleep(0)
+        return Response(f"{request.path} task={asyncio.current_task() is not None}")
+
+
+def test_handler_subclass_works_like_a_function(serve, connect) -> None:
+    """A Handler subclass is served like a plain async function."""
+    server = serve(EchoPathHandler(eager=True))
+    client = connect(server.address)
+    client.send(b"GET /sub HTTP/1.1\r\nHost: t\r\n\r\n")
+    response = client.read_response()
+    assert (response.status, response.body) == (200, b"/sub task=True")
+
+
+def test_non_eager_handler_has_a_task_from_its_first_line(serve, connect) -> None:
+    """``runs_eagerly = False`` (and ``Config(eager_handlers=False)``) run the
+    handler inside a Task from its first line, so asyncio.timeout() works there."""
+    async def timed(_request: Request) -> bytes:
+        async with asyncio.timeout(5):
+            return b"in a task" if asyncio.current_task() is not None else b"no task"
+
+    class Timed(Handler):
+        """``timed`` as a handler that opts out of eager start."""
+
+        runs_eagerly = False
+
+        async def handle(self, request: Request) -> bytes:
+            return await timed(request)
+
+    for server in (serve(Timed()), serve(timed, eager_handlers=False)):
+        client = connect(server.address)
+        client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert client.read_response().body == b"in a task"
+
+
+def test_public_names_import() -> None:
+    """``from aioweb import Container, Handler, Request, Response`` works, and the
+    httptools container and request implement the ABCs."""
+    assert issubclass(HttpToolsContainer, Container)
+    assert issubclass(aioweb.HttpToolsRequest, Request)
+    assert isinstance(HttpToolsContainer(hello, Config(port=0)), Container)
+    assert {"Container", "Handler", "Request", "Response"} <= set(aioweb.__all__)
+
+
+def test_request_attributes(serve, connect) -> None:
+    """The Request a handler sees: method, decoded path, raw path, query, version,
+    headers (case-insensitive, duplicates kept), peer and local addresses."""
+    async def describe(request: Request) -> Response:
+        return Response(json.dumps({
+            "method": request.method, "path": request.path,
+            "raw_path": request.raw_path.decode(), "query_string": request.query_string.decode(),
+            "query": request.query, "version": request.http_version,
+            "x": request.headers.get("x-multi"), "all": request.headers.getall("X-MULTI"),
+            "client": list(request.client or ()), "server": list(request.server or ()),
+            "keep_alive": request.keep_alive,
+        }), content_type="application/json")
+    server = serve(describe)
+    client = connect(server.address)
+    client.send(b"GET /a%20b/c?x=1&x=2&y= HTTP/1.1\r\nHost: t\r\nX-Multi: 1\r\nx-multi: 2\r\n\r\n"
+                b"GET http://t/abs/path?q=v HTTP/1.1\r\nHost: t\r\n\r\n")
+    first, absolute = (json.loads(r.body) for r in client.read_responses(2))
+    assert first["method"] == "GET"
+    assert (first["path"], first["raw_path"]) == ("/a b/c", "/a%20b/c")
+    assert first["query_string"] == "x=1&x=2&y="
+    assert first["query"] == {"x": ["1", "2"], "y": [""]}
+    assert (first["version"], first["keep_alive"]) == ("1.1", True)
+    assert (first["x"], first["all"]) == ("1", ["1", "2"])
+    assert first["client"] == list(client.sock.getsockname())
+    assert first["server"] == list(server.address)
+    # RFC 9112 §3.2.2: absolute-form, the path and query are taken from the URI.
+    assert (absolute["path"], absolute["query_string"]) == ("/abs/path", "q=v")

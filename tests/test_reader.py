@@ -1,0 +1,333 @@
+"""The request reader without sockets: bytes in, events out (RFC 9112).
+
+Every input is fed twice, whole and one byte at a time, and both feedings
+must give the same events (consecutive body pieces merged): a server reads
+whatever the kernel hands it, so the split of the bytes must never matter.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aioweb import Config
+from aioweb.http11.events import BodyData, EndOfRequest, Event, Rejection, RequestHead
+from aioweb.http11.reader import RequestReader
+
+GET = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+CHUNKED_POST = (b"POST /upload HTTP/1.1\r\nHost: example.com\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: 42\r\n\r\n")
+
+
+def normalise(events: list[Event]) -> list[tuple[object, ...]]:
+    """Events as comparable tuples; consecutive BodyData merged, rejections by status."""
+    out: list[tuple[object, ...]] = []
+    for event in events:
+        if isinstance(event, RequestHead):
+            out.append(("head", event.method, event.target, event.http_version,
+                        tuple(event.headers), event.keep_alive, event.expect_continue,
+                        event.has_body))
+        elif isinstance(event, BodyData):
+            if out and out[-1][0] == "body":
+                out[-1] = ("body", out[-1][1] + event.data)
+            else:
+                out.append(("body", event.data))
+        elif isinstance(event, EndOfRequest):
+            out.append(("end",))
+        else:
+            assert isinstance(event, Rejection)
+            out.append(("reject", event.status))
+    return out
+
+
+def feed(pieces: list[bytes], config: Config | None = None) -> list[tuple[object, ...]]:
+    """Feed the pieces to a fresh reader, one receive() call each."""
+    reader = RequestReader(config or Config())
+    events: list[Event] = []
+    for piece in pieces:
+        events += reader.receive(piece)
+    return normalise(events)
+
+
+def read(data: bytes, config: Config | None = None) -> list[tuple[object, ...]]:
+    """The events for ``data``, checked to be the same whole and byte by byte."""
+    whole = feed([data], config)
+    bytewise = feed([data[i:i + 1] for i in range(len(data))], config)
+    assert whole == bytewise, "feeding one byte at a time changed the events"
+    return whole
+
+
+def heads(events: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    """Only the RequestHead tuples."""
+    return [event for event in events if event[0] == "head"]
+
+
+def rejection(events: list[tuple[object, ...]]) -> int | None:
+    """The status of the rejection among the events, or None."""
+    statuses = [event[1] for event in events if event[0] == "reject"]
+    assert len(statuses) <= 1
+    return statuses[0] if statuses else None
+
+
+# --- well-formed requests ---------------------------------------------------
+
+def test_simple_get() -> None:
+    """A GET is one head (method, target, version, headers as sent) then the end."""
+    assert read(GET) == [
+        ("head", "GET", b"/", "1.1", ((b"Host", b"example.com"),), True, False, False),
+        ("end",)]
+
+
+def test_pipelined_gets_come_out_in_order() -> None:
+    """Requests sent back to back (RFC 9112 §9.3.2) are read one after another, in order."""
+    data = b"".join(b"GET /%d HTTP/1.1\r\nHost: h\r\n\r\n" % i for i in range(5))
+    events = read(data)
+    assert [head[2] for head in heads(events)] == [b"/%d" % i for i in range(5)]
+    assert [event[0] for event in events] == ["head", "end"] * 5
+
+
+def test_content_length_body() -> None:
+    """A Content-Length body (RFC 9112 §6.2) is delivered exactly, then the end."""
+    data = b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello worldGET"
+    events = read(data)
+    assert events[0][-1] is True  # has_body
+    assert events[1:] == [("body", b"hello world"), ("end",)]
+
+
+def test_empty_content_length_body_has_no_body() -> None:
+    """Content-Length: 0 means no body: has_body is False."""
+    events = read(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")
+    assert events[0][-1] is False
+    assert events[1:] == [("end",)]
+
+
+def test_chunked_body_with_extension_and_trailer() -> None:
+    """Chunked coding (RFC 9112 §7.1): extensions ignored, data de-chunked, trailer consumed."""
+    events = read(CHUNKED_POST)
+    assert events[0][-1] is True
+    assert events[1:] == [("body", b"hello world"), ("end",)]
+
+
+def test_trailer_fields_do_not_leak_into_the_next_request() -> None:
+    """Trailer fields (RFC 9112 §7.1.2) belong to their message, never to the next one.
+
+    A pipelined request without a Host header must still be refused, and its
+    headers must not contain the previous request's trailer fields.
+    """
+    data = CHUNKED_POST.replace(b"X-Checksum: 42", b"Host: evil.example") + \
+        b"GET /next HTTP/1.1\r\nX-Mine: 1\r\n\r\n"
+    events = read(data)
+    next_heads = heads(events)[1:]
+    if next_heads:
+        assert next_heads[0][4] == ((b"X-Mine", b"1"),), "trailers leaked into the next head"
+    assert rejection(events) == 400, "a request without Host was accepted (RFC 9112 §3.2)"
+
+
+def test_absolute_form_target_is_kept_whole() -> None:
+    """An absolute-form target (RFC 9112 §3.2.2) reaches the head as sent."""
+    events = read(b"GET http://example.com/a/b?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n")
+    assert events[0][2] == b"http://example.com/a/b?x=1"
+
+
+def test_keep_alive_flags() -> None:
+    """RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 closes unless "keep-alive"."""
+    def keep_alive(request: bytes) -> object:
+        return read(request)[0][5]
+    assert keep_alive(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n") is True
+    assert keep_alive(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n") is False
+    assert keep_alive(b"GET / HTTP/1.0\r\n\r\n") is False
+    assert keep_alive(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") is True
+
+
+def test_http10_without_host_is_accepted() -> None:
+    """Host is required in HTTP/1.1 only (RFC 9112 §3.2): a 1.0 request may omit it."""
+    assert read(b"GET / HTTP/1.0\r\n\r\n") == [
+        ("head", "GET", b"/", "1.0", (), False, False, False), ("end",)]
+
+
+def test_expect_continue_flag() -> None:
+    """Expect: 100-continue (RFC 9110 §10.1.1) is flagged for 1.1, never for 1.0."""
+    head11 = read(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                  b"Content-Length: 2\r\n\r\n")[0]
+    head10 = read(b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")[0]
+    assert head11[6] is True
+    assert head10[6] is False
+
+
+def test_no_events_after_a_closing_request() -> None:
+    """After a request with Connection: close, later bytes are not read as requests."""
+    data = (b"GET /1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+            b"GET /2 HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert [head[2] for head in heads(read(data))] == [b"/1"]
+
+
+def test_field_value_whitespace_is_not_part_of_the_value() -> None:
+    """RFC 9112 §5 / RFC 9110 §5.5: leading and trailing OWS is excluded from a field value."""
+    events = read(b"GET / HTTP/1.1\r\nHost: h\r\nX-Spaced:   value   \r\n\r\n")
+    assert events[0][4][1] == (b"X-Spaced", b"value")
+
+
+def test_content_length_with_surrounding_whitespace_is_valid() -> None:
+    """``Content-Length: 3 `` is a valid field line (OWS is not part of the value): not 400."""
+    events = read(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3 \r\n\r\nabc")
+    assert rejection(events) is None
+    assert events[1:] == [("body", b"abc"), ("end",)]
+
+
+# --- refused input: each answered with its status, then nothing more is read --
+
+LIMITS = Config(max_url_size=100, max_head_size=1024, max_header_count=10, max_body_size=100)
+
+REJECTIONS = {
+    # RFC 9112 §3: a request-line that does not match the grammar is a 400.
+    "garbage request line": (b"NOT A REQUEST\r\n\r\n", 400),
+    "malformed version": (b"GET / HTTP/1.x\r\nHost: h\r\n\r\n", 400),
+    "space after version": (b"GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400),
+    "bare LF line endings": (b"GET / HTTP/1.1\nHost: h\n\n", 400),
+    # RFC 9110 §15.6.6: a major version the server does not speak is a 505.
+    "HTTP/2.0 request line": (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+    "HTTP/3.0 request line": (b"GET / HTTP/3.0\r\nHost: h\r\n\r\n", 505),
+    "HTTP/0.9 version": (b"GET / HTTP/0.9\r\n\r\n", 505),
+    # RFC 9112 §3, server limits.
+    "target too long": (b"GET /" + b"a" * 200 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),
+    "head too large": (b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + b"x" * 2000 + b"\r\n\r\n", 431),
+    "too many headers": (b"GET / HTTP/1.1\r\nHost: h\r\n"
+                         + b"".join(b"X-%d: v\r\n" % i for i in range(11)) + b"\r\n", 431),
+    # RFC 9112 §6.1: codings the server does not decode are a 501.
+    "transfer-encoding gzip": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+                               501),
+    # RFC 9112 §6.3: chunked not the final coding leaves the length unknown: 400.
+    "chunked not last": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+                         400),
+    # RFC 9112 §6.1, §6.3: ambiguous framing is a 400 (request smuggling).
+    "content-length then transfer-encoding": (
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        400),
+    "transfer-encoding then content-length": (
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+        400),
+    "two different content-lengths": (
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
+    "non-numeric content-length": (
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\nabc", 400),
+    "transfer-encoding in HTTP/1.0": (
+        b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    "chunked twice": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    "bad chunk size": (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       b"zz\r\nhello\r\n0\r\n\r\n", 400),
+    # RFC 9112 §3.2: exactly one Host in HTTP/1.1.
+    "missing host": (b"GET / HTTP/1.1\r\n\r\n", 400),
+    "two hosts": (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    # RFC 9112 §5.2: obs-fold is refused by an origin server.
+    "obs-fold": (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", 400),
+    # RFC 9112 §5.1: no whitespace between a field name and the colon.
+    "space before colon": (b"GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400),
+    # RFC 9110 §5.5: NUL never appears in a field value.
+    "NUL in a field value": (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\x00b\r\n\r\n", 400),
+    # Body limits.
+    "content-length over the body limit": (
+        b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 101\r\n\r\n", 413),
+    "chunked body over the body limit": (
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"40\r\n" + b"a" * 64 + b"\r\n40\r\n" + b"b" * 64 + b"\r\n0\r\n\r\n", 413),
+    # RFC 9110 §10.1.1: an expectation the server cannot meet is a 417.
+    "unknown expectation": (b"GET / HTTP/1.1\r\nHost: h\r\nExpect: teapot\r\n\r\n", 417),
+    # An origin server does not tunnel (RFC 9110 §9.3.6).
+    "CONNECT": (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405),
+}
+
+
+@pytest.mark.parametrize("data,status", REJECTIONS.values(), ids=REJECTIONS.keys())
+def test_rejections(data: bytes, status: int) -> None:
+    """Refused input yields one Rejection with the right status, last, and the
+    refused request never completes (no end event). Whole or byte by byte, the
+    status is the same (how much of a too-large body came first may differ)."""
+    events = feed([data], LIMITS)
+    bytewise = feed([data[i:i + 1] for i in range(len(data))], LIMITS)
+    assert rejection(bytewise) == rejection(events)
+    assert heads(bytewise) == heads(events)
+    assert rejection(events) == status, events
+    assert events[-1][0] == "reject"
+    assert ("end",) not in events
+
+
+def test_request_line_without_a_version_is_refused() -> None:
+    """``GET /`` with no version: malformed as an HTTP/1.x request-line (400, RFC
+    9112 §3) or HTTP/0.9's simple request (505, RFC 9110 §15.6.6); either way it
+    never becomes a request, since no 1.x response could answer it."""
+    events = read(b"GET /\r\n\r\n")
+    assert rejection(events) in (400, 505)
+    assert heads(events) == []
+
+
+def test_head_limit_holds_however_the_head_is_split() -> None:
+    """The head size limit (431) holds whatever the read sizes: a head of 1.4 KiB
+    against a 1 KiB limit is refused whether it comes in one read, byte by byte,
+    or as one large read followed by a small one."""
+    head = b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + b"x" * 1400 + b"\r\n\r\n"
+    for split in (100, 700, 1000, 1300):
+        assert rejection(feed([head[:split], head[split:]], LIMITS)) == 431, split
+
+
+def test_limits_are_inclusive() -> None:
+    """A target of exactly max_url_size and exactly max_header_count headers are
+    accepted; one more of either is refused (see the rejections above)."""
+    target = b"/" + b"a" * 99
+    events = read(b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n"
+                  + b"".join(b"X-%d: v\r\n" % i for i in range(9)) + b"\r\n", LIMITS)
+    assert rejection(events) is None
+    assert events[0][2] == target
+    assert len(events[0][4]) == 10
+
+
+def test_trailer_section_is_bounded() -> None:
+    """Trailer fields count against the head limit like header fields: a trailer
+    section over max_head_size is refused with 431 (RFC 9112 §7.1.2 allows a
+    recipient to bound it; unbounded, it would be an unbounded buffer)."""
+    data = (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"1\r\na\r\n0\r\n" + b"".join(b"X-T%d: %s\r\n" % (i, b"t" * 200) for i in range(8))
+            + b"\r\n")
+    assert rejection(read(data, LIMITS)) == 431
+
+
+def test_nothing_is_read_after_a_rejection() -> None:
+    """After a Rejection the reader ignores further input: the connection is closing."""
+    reader = RequestReader(Config())
+    assert isinstance(reader.receive(b"GET / HTTP/1.1\r\n\r\n")[-1], Rejection)
+    assert reader.finished
+    assert not reader.receive(GET)
+
+
+def test_in_head_tracks_a_partial_head() -> None:
+    """``in_head`` is true exactly while a head has begun but not ended (for the head timeout)."""
+    reader = RequestReader(Config())
+    assert not reader.in_head
+    reader.receive(GET[:10])
+    assert reader.in_head
+    reader.receive(GET[10:])
+    assert not reader.in_head
+
+
+# --- any split of the bytes gives the same events ---------------------------
+
+CORPUS = [
+    GET,
+    GET * 3,
+    CHUNKED_POST + GET,
+    b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello" + GET,
+    b"GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + GET,
+    b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+    GET + b"GET / HTTP/1.1\r\n\r\n",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.sampled_from(CORPUS), cuts=st.lists(st.integers(min_value=0, max_value=400),
+                                                   max_size=6))
+def test_any_split_gives_the_same_events(data: bytes, cuts: list[int]) -> None:
+    """Cutting the input at arbitrary points never changes the events."""
+    points = sorted({cut % (len(data) + 1) for cut in cuts})
+    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)])]
+    assert feed(pieces) == feed([data])

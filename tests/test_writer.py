@@ -1,0 +1,147 @@
+"""The response side without sockets: status lines, framing, header checks, gzip."""
+
+from __future__ import annotations
+
+import gzip
+import re
+
+import pytest
+
+from aioweb import Response
+from aioweb.errors import ResponseHeaderError
+from aioweb.http11 import compression, writer
+
+
+@pytest.mark.parametrize("version,status,line", [
+    ("1.1", 200, b"HTTP/1.1 200 OK\r\n"),
+    ("1.1", 404, b"HTTP/1.1 404 Not Found\r\n"),
+    ("1.1", 418, b"HTTP/1.1 418 I'm a Teapot\r\n"),
+    ("1.1", 413, b"HTTP/1.1 413 Request Entity Too Large\r\n"),
+    ("1.1", 431, b"HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+    ("1.0", 500, b"HTTP/1.0 500 Internal Server Error\r\n"),
+    # RFC 9112 §4: the reason phrase may be empty, but the SP before it is not optional.
+    ("1.1", 599, b"HTTP/1.1 599 \r\n"),
+])
+def test_status_line_has_the_reason_phrase(version: str, status: int, line: bytes) -> None:
+    """The status line (RFC 9112 §4) carries Python's HTTPStatus phrase for the code."""
+    assert writer.status_line(version, status) == line
+
+
+@pytest.mark.parametrize("method,status,allowed", [
+    ("GET", 200, True), ("POST", 404, True), ("GET", 500, True),
+    ("HEAD", 200, False), ("GET", 100, False), ("GET", 101, False),
+    ("GET", 204, False), ("GET", 304, False), ("HEAD", 404, False),
+])
+def test_body_allowed(method: str, status: int, allowed: bool) -> None:
+    """RFC 9110 §6.4.1: responses to HEAD, and 1xx, 204 and 304 responses, have no content."""
+    assert writer.body_allowed(method, status) is allowed
+
+
+def test_encode_headers_takes_framing_and_connection_out() -> None:
+    """Framing is the container's (RFC 9112 §6): Content-Length, Transfer-Encoding and
+    Connection are taken out of a handler's headers and reported, the rest kept in order."""
+    lines, length, close = writer.encode_headers([
+        ("X-One", "1"), ("Content-Length", "12"), ("Transfer-Encoding", "chunked"),
+        ("Connection", "close"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+    assert lines == b"X-One: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
+    assert length == 12
+    assert close is True
+
+
+def test_encode_headers_without_framing_headers() -> None:
+    """No Content-Length set means None; no Connection: close means keep."""
+    assert writer.encode_headers([("Content-Type", "text/plain")]) == (
+        b"Content-Type: text/plain\r\n", None, False)
+
+
+@pytest.mark.parametrize("name,value", [
+    ("X-Evil", "a\r\nSet-Cookie: pwned=1"),
+    ("X-Evil", "a\nb"),
+    ("X-Evil", "a\rb"),
+    ("X-Evil", "a\x00b"),
+    ("X-Evil\r\nSet-Cookie", "pwned=1"),
+    ("Bad Name", "v"),
+    ("Bad:Name", "v"),
+    ("", "v"),
+    ("X-Snowman", "\u2603"),
+    ("Content-Length", "12abc"),
+])
+def test_encode_headers_refuses_what_would_split_the_response(name: str, value: str) -> None:
+    """RFC 9110 §5.1, §5.5: names are tokens, values have no CR, LF or NUL, all
+    ISO-8859-1; anything else is refused before a byte is written."""
+    with pytest.raises(ResponseHeaderError):
+        writer.encode_headers([("X-Fine", "ok"), (name, value)])
+
+
+def test_encode_chunk() -> None:
+    """RFC 9112 §7.1: a chunk is its size in hex, CRLF, the data, CRLF."""
+    assert writer.encode_chunk(b"hello") == b"5\r\nhello\r\n"
+    assert writer.encode_chunk(b"x" * 26) == b"1a\r\n" + b"x" * 26 + b"\r\n"
+    assert writer.LAST_CHUNK == b"0\r\n\r\n"
+
+
+def test_encode_head_connection_header() -> None:
+    """RFC 9112 §9.3: 1.1 needs no header to persist; 1.0 must say keep-alive; a close says so."""
+    common = b"server: t\r\n"
+    assert writer.encode_head("1.1", 200, common, b"", b"content-length: 0\r\n", True) == (
+        b"HTTP/1.1 200 OK\r\nserver: t\r\ncontent-length: 0\r\n\r\n")
+    assert b"connection: keep-alive\r\n" in writer.encode_head("1.0", 200, common, b"", b"", True)
+    assert b"connection: close\r\n" in writer.encode_head("1.1", 200, common, b"", b"", False)
+
+
+def test_common_headers_have_an_imf_fixdate() -> None:
+    """RFC 9110 §6.6.1, §5.6.7: the Date header is an IMF-fixdate in GMT, next to Server."""
+    block = writer.CommonHeaders("aioweb").at(784111777.0)
+    assert block == b"server: aioweb\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+    assert re.fullmatch(rb"server: x\r\ndate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n",
+                        writer.CommonHeaders("x").at(1.7e9))
+
+
+def test_response_str_body_is_utf8_text() -> None:
+    """A str body is UTF-8 with a text/plain type unless the handler names one."""
+    response = Response("héllo")
+    assert response.body == "héllo".encode()
+    assert ("Content-Type", "text/plain; charset=utf-8") in response.headers
+    assert Response("{}", content_type="application/json").headers == [
+        ("Content-Type", "application/json")]
+
+
+# --- gzip -----------------------------------------------------------------
+
+@pytest.mark.parametrize("value,accepted", [
+    (b"gzip", True), (b"gzip, deflate, br", True), (b"deflate, gzip;q=0.5", True),
+    (b"*", True), (b"GZIP", True), (b"gzip; q=1.0", True),
+    (b"gzip;q=0", False), (b"identity", False), (b"br", False), (b"", False),
+    # RFC 9110 §12.5.3: "*" matches only codings not listed; gzip listed wins either way.
+    (b"*;q=0, gzip", True), (b"gzip;q=0, *", False),
+])
+def test_accepts_gzip(value: bytes, accepted: bool) -> None:
+    """Accept-Encoding (RFC 9110 §12.5.3) allows gzip when it (or ``*``) has q > 0."""
+    assert compression.accepts_gzip([(b"Host", b"h"), (b"Accept-Encoding", value)]) is accepted
+
+
+def test_no_accept_encoding_means_no_gzip() -> None:
+    """Without Accept-Encoding, no coding is assumed acceptable for the server to choose."""
+    assert compression.accepts_gzip([(b"Host", b"h")]) is False
+
+
+@pytest.mark.parametrize("headers,result", [
+    ([("Content-Type", "text/plain; charset=utf-8")], True),
+    ([("content-type", "application/json")], True),
+    ([("Content-Type", "application/vnd.api+json")], True),
+    ([("Content-Type", "image/svg+xml")], True),
+    ([("Content-Type", "image/png")], False),
+    ([], False),
+    ([("Content-Type", "text/html"), ("Content-Encoding", "br")], False),
+])
+def test_compressible(headers: list[tuple[str, str]], result: bool) -> None:
+    """Only text-like types not already encoded are worth compressing."""
+    assert compression.compressible(headers) is result
+
+
+def test_gzip_stream_round_trips() -> None:
+    """A streamed gzip body decompresses to the chunks joined; each chunk is flushed."""
+    stream = compression.GzipStream(6)
+    parts = [stream.compress(b"hello " * 100), stream.compress(b"world " * 100)]
+    assert all(parts), "a flushed chunk is never empty"
+    assert gzip.decompress(b"".join(parts) + stream.finish()) == b"hello " * 100 + b"world " * 100
