@@ -1,0 +1,142 @@
+"""Where a request's time goes, in CPU instructions (not seconds).
+
+    python bench/instructions.py            # runs each stage under valgrind
+
+Seconds depend on what else the machine is doing; instruction counts do not.
+Each stage feeds the same GET request N times through one layer of the
+server, in-process with a fake transport (no sockets, no kernel), and is run
+under ``valgrind --tool=callgrind`` for two values of N; the difference,
+divided by the difference in N, is the cost of one request with start-up
+subtracted. Stages, from the bare parser up to the whole aioweb path:
+
+- ``httptools-minimal``: the control server's work (one callback per request)
+- ``httptools-callbacks``: httptools calling all the callbacks aioweb uses
+- ``aioweb-reader``: aioweb's sans-IO RequestReader (events out)
+- ``aioweb-connection``: the whole path: reader, request, eager handler, response bytes
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import httptools
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: localhost:8888\r\nUser-Agent: wrk\r\n\r\n"
+SMALL_N, LARGE_N = 2_000, 12_000
+
+
+class _Minimal:
+    """The control server's parser protocol: only the end of each message."""
+
+    def on_message_complete(self) -> None:
+        """Nothing: the control writes a canned response here."""
+
+
+class _AllCallbacks(_Minimal):
+    """Every callback aioweb's reader registers, doing nothing."""
+
+    def on_message_begin(self) -> None:
+        """Nothing."""
+
+    def on_url(self, url: bytes) -> None:
+        """Nothing."""
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """Nothing."""
+
+    def on_headers_complete(self) -> None:
+        """Nothing."""
+
+
+class _FakeTransport:
+    """Just enough of a transport for HttpToolsConnection, writing nowhere."""
+
+    def write(self, data: bytes) -> None:
+        """Drop the bytes."""
+
+    def get_extra_info(self, _name: str, default: Any = None) -> Any:
+        """No socket behind it."""
+        return default
+
+    def set_write_buffer_limits(self, high: int) -> None:
+        """No buffer."""
+
+    def pause_reading(self) -> None:
+        """Never paused here."""
+
+    def resume_reading(self) -> None:
+        """Never paused here."""
+
+
+def _run_stage(stage: str, count: int) -> None:
+    if stage.startswith("httptools"):
+        parser = httptools.HttpRequestParser(
+            _Minimal() if stage == "httptools-minimal" else _AllCallbacks())
+        for _ in range(count):
+            parser.feed_data(REQUEST)
+    elif stage == "aioweb-reader":
+        from aioweb import Config  # pylint: disable=import-outside-toplevel
+        from aioweb.http11.reader import RequestReader  # pylint: disable=import-outside-toplevel
+        reader = RequestReader(Config())
+        for _ in range(count):
+            reader.receive(REQUEST)
+    else:
+        asyncio.run(_connection_stage(count))
+
+
+async def _connection_stage(count: int) -> None:
+    # pylint: disable=import-outside-toplevel
+    from aioweb import Config, Request
+    from aioweb.server.connection import HttpToolsConnection
+    from aioweb.server.container import ServerState
+
+    async def echo(request: Request) -> bytes:
+        return await request.body()
+
+    connection = HttpToolsConnection(ServerState(Config(), echo, asyncio.get_running_loop()))
+    connection.connection_made(_FakeTransport())  # type: ignore[arg-type]
+    for _ in range(count):
+        connection.data_received(REQUEST)
+
+
+STAGES = ("httptools-minimal", "httptools-callbacks", "aioweb-reader", "aioweb-connection")
+
+
+def _instructions(stage: str, count: int) -> int:
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+         sys.executable, __file__, "--inner", stage, str(count)],
+        capture_output=True, text=True, check=True, timeout=600)
+    match = re.search(r"refs:\s+([\d,]+)", result.stderr)
+    if match is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{result.stderr}")
+    return int(match.group(1).replace(",", ""))
+
+
+def main() -> int:
+    """Print instructions per request for each stage."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--inner", nargs=2, metavar=("STAGE", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages")
+    args = parser.parse_args()
+    if args.inner:
+        _run_stage(args.inner[0], int(args.inner[1]))
+        return 0
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 1
+    print(f"{'stage':<22} {'instructions/request':>20}")
+    for stage in args.stages.split(","):
+        small, large = _instructions(stage, SMALL_N), _instructions(stage, LARGE_N)
+        print(f"{stage:<22} {(large - small) // (LARGE_N - SMALL_N):>20,}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
