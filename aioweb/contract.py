@@ -83,6 +83,8 @@ class Request(abc.ABC):
     then writes is dropped.
     """
 
+    __slots__ = ()  # so that implementations with __slots__ get no __dict__
+
     @property
     @abc.abstractmethod
     def method(self) -> str:
@@ -191,6 +193,16 @@ class ResponseWriter(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """End the body (the last chunk, for chunked encoding)."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Give up on this response: the connection closes, so the client
+        sees a body cut short rather than a complete-looking one."""
+
+    @property
+    @abc.abstractmethod
+    def finished(self) -> bool:
+        """Whether close() or abort() has been called."""
 
 
 # What a handler may return: a Response, or bytes/str meaning "200 with this

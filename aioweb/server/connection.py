@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import socket
 from collections import deque
@@ -133,6 +134,10 @@ class HttpToolsConnection(asyncio.Protocol):
         receiving, self._receiving = self._receiving, None
         if receiving is not None:
             receiving._fail(ClientDisconnected("the client ended the connection mid-body"))  # pylint: disable=protected-access
+        if self._current is not None:
+            # Its request is complete, but a handler waiting for the client to
+            # go (long polling, an ASGI app's http.disconnect) should know.
+            self._current._disconnected()  # pylint: disable=protected-access
         # Answer what it already sent (keep the transport open for writing), then close.
         if self._current is None and not self._waiting:
             return False  # nothing in flight: let the transport close
@@ -233,17 +238,23 @@ class HttpToolsConnection(asyncio.Protocol):
             task = self.loop.create_task(coro, context=self._context.copy())
         if task is not None:  # it waits for something: finish in the callback
             self._task = task
-            task.add_done_callback(self._handler_done)
+            state.handler_tasks.add(task)
+            task.add_done_callback(functools.partial(self._handler_done, request))
             if self._debug and state.eager:
                 self._step("handler waits for something: it goes on in a Task")
         elif self._current is request:  # finished without a response (client gone)
             self.response_sent(False)
 
-    def _handler_done(self, task: asyncio.Task[None]) -> None:
-        self._task = None
+    def _handler_done(self, request: HttpToolsRequest, task: asyncio.Task[None]) -> None:
+        self.state.handler_tasks.discard(task)
+        if self._task is task:
+            self._task = None
         if not task.cancelled() and task.exception() is not None:
             log.error("request handling failed", exc_info=task.exception())
-        if self._current is not None and not self.lost:  # it never wrote a response
+        # Act only for this task's own request: a handler may answer and go on
+        # running (an ASGI app's background work), and on uvloop this callback
+        # can even run after the next request has started.
+        if self._current is request and not self.lost:  # it never wrote a response
             self.response_sent(False)
         if self._current is None and self._waiting and not self.lost:
             self._run_waiting()

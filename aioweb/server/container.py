@@ -44,6 +44,9 @@ class ServerState:
             self.handler = handler
             self.eager = config.eager_handlers
         self.connections: set[HttpToolsConnection] = set()
+        # Handlers running in Tasks, including ones that answered and go on
+        # working; a graceful stop waits for them too, an abort cancels them.
+        self.handler_tasks: set[asyncio.Task[None]] = set()
         self.requests_served = 0
         self.shutting_down = False
         self.tracer = Tracer()
@@ -119,6 +122,8 @@ class HttpToolsContainer(Container):
             # abort what is left; the stop under way then completes.
             for connection in list(self._state.connections):
                 connection.abort()
+            for task in list(self._state.handler_tasks):
+                task.cancel()
         await asyncio.shield(self._stopping)  # a second stop() waits for the first
 
     async def _stop(self, grace_period: float | None) -> None:
@@ -127,6 +132,7 @@ class HttpToolsContainer(Container):
         if grace_period is None:
             grace_period = self.config.graceful_shutdown_timeout
         state = self._state
+        deadline = state.loop.time() + grace_period
         state.shutting_down = True
         self._server.close()  # 1. stop accepting
         await asyncio.sleep(0)  # connections accepted just now get made (and shut down)
@@ -142,6 +148,7 @@ class HttpToolsContainer(Container):
                 for connection in list(state.connections):  # 4. cancel the rest
                     connection.abort()
                 await asyncio.sleep(0)  # let the aborted transports call connection_lost
+        await _finish_handler_tasks(state, deadline)
         await self._server.wait_closed()
         if self._tick is not None:
             self._tick.cancel()
@@ -162,6 +169,18 @@ class HttpToolsContainer(Container):
     def connection_count(self) -> int:
         """Open connections right now (for tests and monitoring)."""
         return 0 if self._state is None else len(self._state.connections)
+
+
+async def _finish_handler_tasks(state: ServerState, deadline: float) -> None:
+    """Wait, until the deadline, for handlers still running after they answered; then cancel."""
+    if not state.handler_tasks:
+        return
+    _, pending = await asyncio.wait(list(state.handler_tasks),
+                                    timeout=max(0.0, deadline - state.loop.time()))
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
 
 
 def _expired(connections: Iterable[HttpToolsConnection], now: float) -> list[HttpToolsConnection]:

@@ -94,7 +94,10 @@ class HttpToolsRequest(Request):
 
     @property
     def path(self) -> str:
-        return urllib.parse.unquote_to_bytes(self.raw_path).decode("utf-8", "replace")
+        raw_path = self.raw_path
+        if b"%" not in raw_path:  # nothing to decode: the common case
+            return raw_path.decode("utf-8", "replace")
+        return urllib.parse.unquote_to_bytes(raw_path).decode("utf-8", "replace")
 
     @property
     def query_string(self) -> bytes:

@@ -169,14 +169,14 @@ class ResponseBodyWriter(ResponseWriter):
         self._length = length
         self._sent = 0
         self._keep_alive = keep_alive
-        self.finished = False
+        self._finished = False
         request.response_started = True
         connection.write(writer.encode_head(head.http_version, status,
                                             connection.state.common_block,
                                             header_lines, framing, keep_alive))
 
     async def write(self, data: bytes) -> None:
-        if self.finished:
+        if self._finished:
             raise RuntimeError("write() after the response was finished")
         if not self.with_body:
             return  # HEAD, 204, 304: the body is not sent
@@ -194,7 +194,7 @@ class ResponseBodyWriter(ResponseWriter):
         await connection.drain()
 
     async def close(self) -> None:
-        if self.finished:
+        if self._finished:
             return
         if self.with_body:
             tail = self._gzip.finish() if self._gzip is not None else b""
@@ -206,13 +206,17 @@ class ResponseBodyWriter(ResponseWriter):
         complete = (not self.with_body or self._length is None or self._sent == self._length)
         if not complete:
             log.error("response body shorter than its Content-Length %s", self._length)
-        self.finished = True
+        self._finished = True
         self._connection.response_sent(self._keep_alive and complete)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
 
     def abort(self) -> None:
         """Give up on this response: the connection closes, telling the client it is cut short."""
-        if not self.finished:
-            self.finished = True
+        if not self._finished:
+            self._finished = True
             self._connection.response_sent(False)
 
 
