@@ -60,6 +60,14 @@ class Config:
     # enough that idle clients do not pile up, long enough for a browser's
     # next click to reuse the connection.
     keep_alive_timeout: float = 5.0
+    # A handler waiting for request body bytes that do not come (a slow-drip
+    # upload, "R.U.D.Y."): after this long without a byte, the body read fails
+    # with 408 and the connection closes (nginx's client_body_timeout).
+    body_timeout: float = 30.0
+    # A response the client does not read: after this long with the
+    # transport's buffer full and no progress, the connection is aborted
+    # (nginx's send_timeout), so a stalled reader cannot pin a handler forever.
+    send_timeout: float = 30.0
     # After an error response the server half-closes and reads (discarding)
     # this long before closing, so the client reads the error instead of a
     # reset caused by the body it was still sending (nginx's lingering close).
@@ -91,6 +99,6 @@ class Config:
         A quarter of the shortest timeout, so each fires at most 25% late,
         clamped to 50 ms..0.5 s so the Date header is never a second stale.
         """
-        shortest = min(self.first_byte_timeout, self.head_timeout,
-                       self.keep_alive_timeout, self.linger_timeout)
+        shortest = min(self.first_byte_timeout, self.head_timeout, self.keep_alive_timeout,
+                       self.linger_timeout, self.body_timeout, self.send_timeout)
         return max(0.05, min(0.5, shortest / 4))

@@ -52,6 +52,8 @@ class Rejection:
 
     status: int
     reason: str
+    # The refused request's method when it was read: a HEAD gets no body.
+    method: str = ""
 
 
 Event = RequestHead | BodyData | EndOfRequest | Rejection

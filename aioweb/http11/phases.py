@@ -57,8 +57,10 @@ TRANSITIONS: dict[tuple[Phase, Phase], str] = {
     (Phase.LINGERING, Phase.CLOSED): "client closes, or linger timeout",
 }
 
-# Which timeout guards each phase; HANDLING has none, so no timer ever
-# interrupts a handler that is legitimately working.
+# Which timeout guards each phase. HANDLING has none of its own, so no timer
+# interrupts a handler that is legitimately working; only while the handler
+# waits on the client (for body bytes, or for room to write) does
+# body_timeout or send_timeout run.
 DEADLINES: dict[Phase, str | None] = {
     Phase.FRESH: "first_byte_timeout",
     Phase.HEAD: "head_timeout",

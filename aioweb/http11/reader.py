@@ -49,17 +49,17 @@ class RequestReader:
         self._events: list[Event] = []
         self.finished = False  # no more requests will be read on this connection
         self.in_head = False   # a request head has begun but is not complete
+        self._line_read = False  # its request line has been read whole
         # Bytes received in later reads while a head stays incomplete. llhttp
         # buffers a partial header inside itself, out of our sight, so this
         # is how a head that never ends is bounded (see receive()).
         self._head_bytes_pending = 0
-        self._read_size = 0
-        self._first_read_size = 0  # size of the read in which the head began
         self._trailer_size = 0
         # The request being read. Its lists are handed over with RequestHead
         # and replaced, never cleared: the handler owns them from then on.
         self._url_parts: list[bytes] = []
         self._url_size = 0
+        self._head_size = 0  # bytes of the complete header lines so far
         self._headers: list[tuple[bytes, bytes]] = []
         self._host_count = 0
         self._content_length = 0
@@ -75,7 +75,6 @@ class RequestReader:
         if self.finished:
             return []
         events = self._events = []
-        self._read_size = len(data)
         if self.in_head:
             self._head_bytes_pending += len(data)
         try:
@@ -100,17 +99,21 @@ class RequestReader:
         return events
 
     def _reject(self, status: int, reason: str) -> None:
-        self._events.append(Rejection(status, reason))
+        # The method counts only once the request line was read whole: a
+        # garbled line was not understood as a HEAD, so its answer has a body.
+        method = self._parser.get_method().decode("latin-1") if self._line_read else ""
+        self._events.append(Rejection(status, reason, method))
         self.finished = True
         self.in_head = False
+        self._headers = []  # hold nothing of a refused request
 
     # --- httptools callbacks, in the order they fire ---------------------
 
     def on_message_begin(self) -> None:
         """A new request starts."""
         self.in_head = True
+        self._line_read = False
         self._head_bytes_pending = 0
-        self._first_read_size = self._read_size
 
     def on_url(self, part: bytes) -> None:
         """A piece of the request target (it may come in several reads)."""
@@ -128,9 +131,17 @@ class RequestReader:
             if self._trailer_size > self._max_head:
                 raise _Refuse(431, "trailer section too large")
             return
+        self._line_read = True
         # RFC 9110 §5.5: whitespace around a field value is not part of it;
         # llhttp drops the leading part, so drop the trailing part here.
         value = value.rstrip(b" \t")
+        # Limits are checked as each header arrives, so a flood of headers in
+        # one read is refused at once instead of being held until it ends.
+        self._head_size += len(name) + len(value) + 4  # ": " and CRLF
+        if self._head_size > self._max_head:
+            raise _Refuse(431, "request head too large")
+        if len(self._headers) >= self._max_headers:
+            raise _Refuse(431, "too many headers")
         self._headers.append((name, value))
         size = len(name)
         # Comparing a length first is cheaper than lower-casing every name.
@@ -164,16 +175,10 @@ class RequestReader:
 
     def on_headers_complete(self) -> None:
         """The head is complete: apply the whole-head rules, emit RequestHead."""
+        self._line_read = True
         headers = self._headers
-        if len(headers) > self._max_headers:
-            raise _Refuse(431, "too many headers")
-        if self._head_bytes_pending + self._first_read_size > self._max_head:
-            # The reads the head came in hold more bytes than the limit, so
-            # the head may be too large: measure it. (A head that came in
-            # reads smaller than the limit cannot exceed it: most skip this.)
-            size = self._url_size + sum(len(n) + len(v) + 4 for n, v in headers)
-            if size > self._max_head:
-                raise _Refuse(431, "request head too large")
+        if self._url_size + self._head_size > self._max_head:
+            raise _Refuse(431, "request head too large")
         parser = self._parser
         version = parser.get_http_version()
         raw_method = parser.get_method()
@@ -187,6 +192,10 @@ class RequestReader:
             raise _Refuse(400, "missing or repeated Host header")
         if method == "CONNECT":
             raise _Refuse(405, "CONNECT is for proxies; this is an origin server")
+        url_parts = self._url_parts
+        target = url_parts[0] if len(url_parts) == 1 else b"".join(url_parts)
+        if target[:1] != b"/" and not _valid_other_form(target, method):
+            raise _Refuse(400, "invalid request target")
         if self._transfer_encoding and version == "1.0":
             # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
             raise _Refuse(400, "Transfer-Encoding in an HTTP/1.0 request")
@@ -195,16 +204,15 @@ class RequestReader:
             raise _Refuse(413, "request body too large")
         keep_alive = self._keep_alive = parser.should_keep_alive() and not (
             self._upgrade and parser.should_upgrade())
-        url_parts = self._url_parts
         self._events.append(RequestHead(
-            method, url_parts[0] if len(url_parts) == 1 else b"".join(url_parts),
-            version, headers, keep_alive, self._expect_continue and version == "1.1",
+            method, target, version, headers, keep_alive, self._expect_continue and version == "1.1",
             self._chunked or content_length > 0))
         self.in_head = False
         # Ready for the next request (pipelined ones may follow in this read).
         self._url_parts = []
         self._headers = []
-        self._url_size = self._host_count = self._content_length = self._body_size = 0
+        self._url_size = self._head_size = self._host_count = 0
+        self._content_length = self._body_size = 0
         self._chunked = self._transfer_encoding = self._expect_continue = self._upgrade = False
 
     def on_body(self, data: bytes) -> None:
@@ -224,3 +232,15 @@ class RequestReader:
 
 # Lengths of b"expect", b"upgrade", b"content-length", b"transfer-encoding".
 _FRAMING_NAME_LENGTHS = frozenset({6, 7, 14, 17})
+
+
+def _valid_other_form(target: bytes, method: str) -> bool:
+    """RFC 9112 §3.2: besides origin-form ("/path"), "*" for OPTIONS, or an
+    absolute URI with a host (what proxies send)."""
+    if target == b"*":
+        return method == "OPTIONS"
+    try:
+        url = httptools.parse_url(target)
+    except httptools.HttpParserInvalidURLError:
+        return False
+    return bool(url.schema) and bool(url.host)

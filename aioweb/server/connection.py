@@ -63,6 +63,8 @@ class HttpToolsConnection(asyncio.Protocol):
         self._id = state.tracer.next_connection_id() if self._debug else 0
         self._requests_seen = 0
         self._timeouts = state.timeouts
+        self._body_timeout = state.config.body_timeout
+        self._send_timeout = state.config.send_timeout
         # Bodies this size and up may be gzipped; "infinity" when gzip is off.
         self.gzip_min_size = state.config.gzip_min_size if state.config.gzip else 1 << 62
         self.transport: asyncio.Transport | None = None
@@ -274,11 +276,17 @@ class HttpToolsConnection(asyncio.Protocol):
 
     async def drain(self) -> None:
         """Wait until the transport's buffer is below its high-water mark."""
-        if self.lost:
+        if self.lost or self.transport is None or self.transport.is_closing():
+            # Closing already (a reset makes writes fail before connection_lost
+            # runs): stop the writer, or it would loop without ever yielding.
             raise ClientDisconnected("the client closed the connection")
         if self._write_paused:
             waiter = self._drain_waiter = self.loop.create_future()
-            await waiter
+            self.deadline = self.loop.time() + self._send_timeout
+            try:
+                await waiter
+            finally:
+                self.deadline = None
 
     def response_sent(self, keep_alive: bool) -> None:
         """The current response is fully written; decide the connection's fate."""
@@ -316,10 +324,24 @@ class HttpToolsConnection(asyncio.Protocol):
 
     # --- timeouts, errors, shutdown --------------------------------------
 
+    def waiting_for_body(self, request: HttpToolsRequest, waiting: bool) -> None:
+        """A handler starts (or stops) waiting for body bytes: body_timeout runs meanwhile."""
+        if request is self._current:
+            self.deadline = self.loop.time() + self._body_timeout if waiting else None
+
     def deadline_passed(self) -> None:
         """Called by the container's timer when this phase's deadline is past."""
         if self._debug:
             self._step("%s timeout", self.phase.name)
+        self.deadline = None
+        if self.phase is Phase.HANDLING:
+            if self._drain_waiter is not None:  # send_timeout: the client does not read
+                if self.transport is not None:
+                    self.transport.abort()  # connection_lost wakes drain() with an error
+            elif self._current is not None:  # body_timeout: the body does not come
+                self._keep_alive = False
+                self._current._fail(HttpError(408, "request body not received in time"))  # pylint: disable=protected-access
+            return
         if self.phase is Phase.HEAD:
             self._send_rejection(Rejection(408, "request head not received in time"))
         else:
@@ -348,9 +370,10 @@ class HttpToolsConnection(asyncio.Protocol):
         response = error_response(rejection.status, rejection.reason)
         assert isinstance(response.body, bytes)
         header_lines, _, _ = writer.encode_headers(response.headers)
-        self.write(writer.encode_head("1.1", rejection.status, self.state.common_block,
-                                      header_lines, writer.content_length_line(len(response.body)),
-                                      keep_alive=False) + response.body)
+        head = writer.encode_head("1.1", rejection.status, self.state.common_block, header_lines,
+                                  writer.content_length_line(len(response.body)), keep_alive=False)
+        # RFC 9110 §9.3.2: a response to HEAD never has content, even a refusal.
+        self.write(head if rejection.method == "HEAD" else head + response.body)
         self._waiting.clear()
         self._reader.finished = True  # whatever comes next is discarded unread
         self._linger()

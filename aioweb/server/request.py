@@ -192,7 +192,11 @@ class HttpToolsRequest(Request):
                 if self._connection.lost:
                     raise ClientDisconnected("the client closed the connection")
                 self._waiter = self._connection.loop.create_future()
-                await self._waiter
+                self._connection.waiting_for_body(self, True)
+                try:
+                    await self._waiter
+                finally:
+                    self._connection.waiting_for_body(self, False)
 
     async def wait_disconnected(self) -> None:
         if self._connection.lost:
