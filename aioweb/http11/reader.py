@@ -205,8 +205,8 @@ class RequestReader:
         keep_alive = self._keep_alive = parser.should_keep_alive() and not (
             self._upgrade and parser.should_upgrade())
         self._events.append(RequestHead(
-            method, target, version, headers, keep_alive, self._expect_continue and version == "1.1",
-            self._chunked or content_length > 0))
+            method, target, version, headers, keep_alive,
+            self._expect_continue and version == "1.1", self._chunked or content_length > 0))
         self.in_head = False
         # Ready for the next request (pipelined ones may follow in this read).
         self._url_parts = []
