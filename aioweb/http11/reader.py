@@ -91,21 +91,33 @@ class RequestReader:
             self.finished = True
         except httptools.HttpParserError as exc:
             if not self.finished:  # after a closing request, extra bytes are ignored
+                message = str(exc)
                 # llhttp's words for "HTTP/d.d, but not a version I know" (3.0, 1.2).
-                status = 505 if str(exc) == "Invalid HTTP version" else 400
-                self._reject(status, str(exc))
+                status = 505 if message == "Invalid HTTP version" else 400
+                if "header" in message.lower():  # the request line itself was fine
+                    self._line_read = True
+                self._reject(status, message)
         if self.in_head and not self.finished and self._head_bytes_pending > self._max_head:
             self._reject(431, "request head too large")
         return events
 
     def _reject(self, status: int, reason: str) -> None:
+        self._events.append(self.refuse(status, reason))
+
+    def refuse(self, status: int, reason: str) -> Rejection:
+        """Refuse the request being read (also for reasons found outside the
+        bytes, such as a timeout); read nothing more."""
         # The method counts only once the request line was read whole: a
         # garbled line was not understood as a HEAD, so its answer has a body.
-        method = self._parser.get_method().decode("latin-1") if self._line_read else ""
-        self._events.append(Rejection(status, reason, method))
+        # (httptools reports a header only when the next line begins, so a
+        # parsed version also tells that the request line was read.)
+        line_read = self._line_read or (
+            self.in_head and self._parser.get_http_version() in ("1.0", "1.1"))
+        method = self._parser.get_method().decode("latin-1") if line_read else ""
         self.finished = True
         self.in_head = False
         self._headers = []  # hold nothing of a refused request
+        return Rejection(status, reason, method)
 
     # --- httptools callbacks, in the order they fire ---------------------
 

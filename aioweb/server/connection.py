@@ -343,7 +343,7 @@ class HttpToolsConnection(asyncio.Protocol):
                 self._current._fail(HttpError(408, "request body not received in time"))  # pylint: disable=protected-access
             return
         if self.phase is Phase.HEAD:
-            self._send_rejection(Rejection(408, "request head not received in time"))
+            self._send_rejection(self._reader.refuse(408, "request head not received in time"))
         else:
             self._close()
 
