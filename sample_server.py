@@ -1,6 +1,6 @@
 """The sample server: every request is answered with its own body.
 
-    python3 sample_server.py [--uvloop] [--host H] [--port P] [--debug]
+    python3 sample_server.py [--uvloop] [--host H] [--port P] [--debug | --trace]
 
 A GET gets an empty 200; a POST gets back what it sent. On exit (Ctrl-C or
 SIGTERM) it prints how many requests it served. It is the server that
@@ -30,9 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", "--trace", action="store_true", dest="debug",
                         help="trace each connection's and request's steps, in order")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(message)s" if args.debug
-                        else "%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.debug:  # only aioweb's own story, not asyncio's chatter
+        trace = logging.getLogger("aioweb.trace")
+        trace.setLevel(logging.DEBUG)
+        trace.propagate = False
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        trace.addHandler(handler)
     container = HttpToolsContainer(echo, Config(host=args.host, port=args.port, debug=args.debug))
 
     def started(server: HttpToolsContainer) -> None:

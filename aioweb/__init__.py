@@ -1,11 +1,11 @@
 """aioweb: an asyncio HTTP/1.1 web container, written to be read.
 
-Reading order (each module depends only on those before it):
+Reading order (each layer depends only on the layers before it):
 
 1. ``contract``   — the ABCs: Container, Handler, Request, and Response.
 2. ``headers``, ``errors``, ``config`` — plain data.
 3. ``http11``     — HTTP/1.1 without I/O: bytes in, events out, bytes to send.
-4. ``server``     — the one place that touches asyncio.
+4. ``server``     — the one place that owns sockets, transports and the loop.
 """
 
 from aioweb.config import Config
