@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.run-deps
 STAMP_DEV := $(VENV)/.dev-deps
 
-.PHONY: run test lint typecheck pytest coverage bench-core bench-quick clean
+.PHONY: run test lint typecheck pytest coverage bench bench-core bench-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,10 @@ run: $(STAMP_RUN)
 test: lint typecheck pytest
 
 lint: $(STAMP_DEV)
-	$(VENV)/bin/pylint aioweb sample_server.py tests $(wildcard bench)
+	$(VENV)/bin/pylint aioweb sample_server.py tests $(wildcard bench examples scripts)
 
 typecheck: $(STAMP_DEV)
-	$(VENV)/bin/mypy --strict aioweb sample_server.py $(wildcard bench)
+	$(VENV)/bin/mypy --strict aioweb sample_server.py $(wildcard bench examples scripts)
 
 pytest: $(STAMP_DEV)
 	$(VENV)/bin/pytest -q
@@ -39,14 +39,28 @@ coverage: $(STAMP_DEV)
 	$(VENV)/bin/coverage run --source=aioweb -m pytest -q
 	$(VENV)/bin/coverage report -m
 
-## make bench-core: sample server vs the control server, uvicorn and granian, with wrk
+# wrk when apt can install it; without it the drivers build client.go instead.
+WRK_OR_NOT := command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
+	|| echo "wrk could not be installed: the load generator will be client.go"
+
+## make bench: every server at 1, 16, 50, 256 connections, 3 rounds (about 6-7 min);
+## prints the tables, draws docs/img/*.png, rewrites the results section of docs/benchmarks.md
+bench: $(STAMP_DEV)
+	@$(WRK_OR_NOT)
+	$(PY) -m bench.bench --rounds 3 --duration 4 --connections 1,16,50,256 \
+		--json bench/results/bench.json
+
+## make bench-core: the same servers at 50 and 256 connections, markdown tables only
 bench-core: $(STAMP_DEV)
-	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	@$(WRK_OR_NOT)
 	$(PY) bench/bench_core.py --rounds 3 --duration 5 --markdown
 
+## make bench-quick: one round of 2 s runs at 16 and 256 connections (under 2 min);
+## a smoke test: plots go to bench/results/quick/, the docs are left alone
 bench-quick: $(STAMP_DEV)
-	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(PY) bench/bench_core.py --rounds 1 --duration 2
+	@$(WRK_OR_NOT)
+	$(PY) -m bench.bench --rounds 1 --duration 2 --connections 16,256 --noisy-retries 1 \
+		--img-dir bench/results/quick --no-doc
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .coverage htmlcov

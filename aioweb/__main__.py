@@ -1,0 +1,5 @@
+"""``python -m aioweb module:app``: the same as the ``aioweb`` command (see ``aioweb/cli.py``)."""
+
+from aioweb.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,246 @@
+"""One request's ``receive()`` and ``send()``: ASGI messages in, Request calls out.
+
+An :class:`Exchange` lives for one request. The ASGI app pulls the request
+body through :meth:`Exchange.receive` and pushes its response through
+:meth:`Exchange.send`; each call becomes a call on the container's
+:class:`aioweb.contract.Request`:
+
+* ``receive()`` gives ``http.request`` messages with the body as it arrives
+  (``request.stream()``, so reading is what lets more of the body in), then
+  ``http.disconnect`` once the response is done or the client has gone. That
+  last wait is a future, never a poll.
+* ``send()`` holds ``http.response.start`` until the first body message. A
+  whole body in one message (the common case) becomes one
+  ``request.send(Response(...))``: head and body in one write, framed with
+  Content-Length. A body in several messages becomes
+  ``request.start_response(...)`` and one ``writer.write`` per message, which
+  waits while the client reads slower than the app writes.
+
+After the client has gone, ``send()`` raises :class:`ClientDisconnected`, an
+``OSError`` as ASGI spec 2.4 asks; the app may let it propagate, and the
+handler does not log it as the app's fault. What to do when the app fails is
+the handler's business (``handler.py``); this module only keeps the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+
+from aioweb.asgi.spec import Message
+from aioweb.contract import Request, Response, ResponseWriter
+from aioweb.errors import ClientDisconnected, HttpError
+
+# Where the response is. A response is "started" for the client (its head is
+# out) in STREAMING and DONE only: in HEAD_HELD, nothing has been written yet.
+IDLE, HEAD_HELD, STREAMING, DONE = range(4)
+
+
+def decode_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[list[tuple[str, str]], int | None]:
+    """ASGI's byte pairs as the container's text pairs, and the Content-Length if set.
+
+    ISO-8859-1 maps bytes to text one to one, so nothing is lost; the
+    container encodes them back and refuses any that would split the response.
+    """
+    pairs = []
+    length = None
+    for name, value in raw:
+        text_name, text_value = name.decode("latin-1"), value.decode("latin-1")
+        if len(text_name) == 14 and text_name.lower() == "content-length" and text_value.isdigit():
+            length = int(text_value)
+        pairs.append((text_name, text_value))
+    return pairs, length
+
+
+class Exchange:
+    """The receive/send pair of one request, and what they have seen."""
+
+    __slots__ = ("request", "state", "gone", "refusal", "writer", "_start", "_body_done",
+                 "_chunks", "_waiters", "_watcher")
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.state = IDLE
+        # The app was told the client is gone (receive() said http.disconnect
+        # for that reason, or send() raised ClientDisconnected): whatever it
+        # raises from then on is its reaction, not its bug.
+        self.gone = False
+        # The body broke a limit (413): answered once the app lets go.
+        self.refusal: HttpError | None = None
+        self.writer: ResponseWriter | None = None
+        self._start: Message | None = None
+        self._body_done = False  # the last http.request message was given
+        self._chunks: AsyncIterator[bytes] | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._watcher: asyncio.Task[None] | None = None
+
+    @property
+    def responded(self) -> bool:
+        """Whether the response's head has gone out (too late for a 500)."""
+        return self.state >= STREAMING
+
+    # --- receive -----------------------------------------------------------
+
+    async def receive(self) -> Message:
+        """The next request event: body pieces, then http.disconnect."""
+        if not self._body_done:
+            return await self._next_body()
+        if self.state != DONE and not self.gone and not self.request.is_disconnected:
+            await self._wait_for_end()
+        if self.state != DONE:
+            self.gone = True
+        return {"type": "http.disconnect"}
+
+    async def _next_body(self) -> Message:
+        request = self.request
+        try:
+            # A request whose body is all here (or that has none; the
+            # container's own request says so with ``complete``) is one message.
+            if self._chunks is None and getattr(request, "complete", False):
+                body = await request.body()
+                self._body_done = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            if self._chunks is None:
+                self._chunks = request.stream()
+            try:
+                chunk = await anext(self._chunks)
+            except StopAsyncIteration:
+                self._body_done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+        except ClientDisconnected:
+            return self._told_gone()
+        except HttpError as exc:  # over the body limit: the container's 413 follows
+            self.refusal = exc
+            return self._told_gone()
+        more = not getattr(request, "complete", False)
+        self._body_done = not more
+        return {"type": "http.request", "body": chunk, "more_body": more}
+
+    def _told_gone(self) -> Message:
+        self.gone = self._body_done = True
+        return {"type": "http.disconnect"}
+
+    async def _wait_for_end(self) -> None:
+        """Wait until the response is done or the client has gone."""
+        if self._watcher is None:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch_disconnect())
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._waiters:  # cancelled: another receive() may still wait
+                self._waiters.remove(waiter)
+
+    async def _watch_disconnect(self) -> None:
+        await self.request.wait_disconnected()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # --- send --------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        """One response event: the head (held), then body pieces."""
+        if self.gone or self.request.is_disconnected:
+            self.gone = True
+            raise ClientDisconnected("the client closed the connection")
+        kind = message["type"]
+        if kind == "http.response.body":
+            if self.state == STREAMING:
+                await self._write_more(message)
+            elif self.state == HEAD_HELD:
+                await self._first_body(message)
+            else:
+                raise RuntimeError("http.response.body sent " + (
+                    "before http.response.start" if self.state == IDLE else
+                    "after the response was complete"))
+        elif kind == "http.response.start":
+            if self.state != IDLE:
+                raise RuntimeError("http.response.start sent twice")
+            status = message["status"]
+            if type(status) is not int:  # pylint: disable=unidiomatic-typecheck
+                raise TypeError(f"ASGI response status must be an int, not {status!r}")
+            self._start = message
+            self.state = HEAD_HELD
+        else:
+            raise RuntimeError(f"unexpected ASGI message type {kind!r}")
+
+    async def _first_body(self, message: Message) -> None:
+        start = self._start
+        assert start is not None
+        body = message.get("body", b"")
+        if type(body) is not bytes:  # pylint: disable=unidiomatic-typecheck
+            body = bytes(body)
+        headers, length = decode_headers(start.get("headers", ()))
+        request = self.request
+        if not message.get("more_body", False):
+            if length is None or length == len(body):
+                self.state = DONE
+                await request.send(Response(body, start["status"], headers))
+            else:
+                # The app's Content-Length disagrees with its body (a HEAD
+                # answer, or a bug): send it as given; the writer checks it.
+                self.writer = request.start_response(start["status"], headers, length)
+                self.state = STREAMING
+                await self._write(body)
+                await self._close()
+            self._wake()
+            return
+        self.writer = request.start_response(start["status"], headers, length)
+        self.state = STREAMING
+        if body:
+            await self._write(body)
+
+    async def _write_more(self, message: Message) -> None:
+        body = message.get("body", b"")
+        if body:
+            await self._write(body if type(body) is bytes else bytes(body))  # pylint: disable=unidiomatic-typecheck
+        if not message.get("more_body", False):
+            await self._close()
+            self._wake()
+
+    async def _write(self, data: bytes) -> None:
+        writer = self.writer
+        assert writer is not None
+        try:
+            await writer.write(data)
+        except ClientDisconnected:
+            self.gone = True
+            raise
+        if writer.finished:
+            # The container cut the response (more bytes than its
+            # Content-Length) and is closing the connection.
+            self.state = DONE
+            self.gone = True
+
+    async def _close(self) -> None:
+        writer = self.writer
+        assert writer is not None
+        if self.state == STREAMING:
+            await writer.close()
+        self.state = DONE
+
+    # --- the end -------------------------------------------------------------
+
+    def abort(self) -> None:
+        """Give up on a response whose head is out: the container closes the connection."""
+        if self.writer is not None and not self.writer.finished:
+            self.writer.abort()
+        self.state = DONE
+
+    async def close(self) -> None:
+        """The app has returned: release what the exchange holds."""
+        self._wake()
+        watcher = self._watcher
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
+        chunks = self._chunks
+        if chunks is not None:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()

@@ -1,0 +1,248 @@
+"""The ``aioweb`` command, run as a real process: what it prints, serves and exits with."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+STARTUP_TIMEOUT = 10.0
+
+APPS = {
+    "asgi_app.py": '''
+        import asyncio
+
+        async def app(scope, receive, send):
+            if scope["type"] == "lifespan":
+                while True:
+                    message = await receive()
+                    if message["type"] == "lifespan.startup":
+                        scope["state"]["source"] = "lifespan"
+                        await send({"type": "lifespan.startup.complete"})
+                    else:
+                        await send({"type": "lifespan.shutdown.complete"})
+                        print("shutdown complete", flush=True)
+                        return
+            await receive()
+            if scope["path"] == "/background":
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": b"later"})
+                await asyncio.sleep(0.5)
+                print("background done", flush=True)
+                return
+            text = f"asgi {scope['state'].get('source')} {scope['root_path']} {scope['path']}"
+            text += f" {scope['client'] and scope['client'][0]} {scope['scheme']}"
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": text.encode()})
+
+        def create():
+            return app
+    ''',
+    "native_app.py": '''
+        from aioweb import Response
+
+        async def handler(request):
+            return Response(f"native {request.path}")
+    ''',
+    "failing_app.py": '''
+        async def app(scope, receive, send):
+            await receive()
+            await send({"type": "lifespan.startup.failed", "message": "no database"})
+    ''',
+    "broken_app.py": '''
+        import module_that_does_not_exist_anywhere
+    ''',
+}
+
+
+@pytest.fixture(name="app_dir", scope="module")
+def app_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the test apps as modules."""
+    directory = tmp_path_factory.mktemp("apps")
+    for name, source in APPS.items():
+        (directory / name).write_text(textwrap.dedent(source))
+    return directory
+
+
+class Cli:
+    """One ``python -m aioweb`` process, its stderr read line by line in a thread."""
+
+    def __init__(self, app_dir: Path, *args: str) -> None:
+        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, "-m", "aioweb", *args, "--app-dir", str(app_dir)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str) -> re.Match[str]:
+        """The first stderr line matching ``pattern``."""
+        while True:
+            try:
+                line = self.lines.get(timeout=STARTUP_TIMEOUT)
+            except queue.Empty:
+                pytest.fail(f"no line matching {pattern!r} in {self.seen}")
+            self.seen.append(line)
+            match = re.search(pattern, line)
+            if match is not None:
+                return match
+
+    def started(self) -> str:
+        """Wait for the startup line; return the URL it names."""
+        return self.wait_for(r"serving \S+ on (\S+)").group(1)
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM; the exit status and stdout."""
+        self.process.send_signal(signal.SIGTERM)
+        stdout, _ = self.process.communicate(timeout=STARTUP_TIMEOUT)
+        return self.process.returncode, stdout
+
+    def rest(self) -> list[str]:
+        """Every stderr line read after the process ended."""
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return self.seen
+
+
+@pytest.fixture(name="cli")
+def cli_fixture(app_dir: Path) -> Iterator[Callable[..., Cli]]:
+    """Start ``python -m aioweb``: ``cli(*args)``; killed at teardown if still running."""
+    started: list[Cli] = []
+
+    def start(*args: str) -> Cli:
+        process = Cli(app_dir, *args)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.process.poll() is None:
+            process.process.kill()
+            process.process.wait()
+
+
+def run(app_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command to completion."""
+    return subprocess.run([sys.executable, "-m", "aioweb", *args, "--app-dir", str(app_dir)],
+                          capture_output=True, text=True, timeout=STARTUP_TIMEOUT, check=False)
+
+
+def test_version_and_help(app_dir: Path) -> None:
+    """--version names aioweb and its platform; --help lists the uvicorn-style flags."""
+    version = run(app_dir, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("aioweb 0.1.0 with CPython")
+    usage = run(app_dir, "x:y", "--help")
+    assert usage.returncode == 0
+    for flag in ("--uds", "--loop", "--lifespan", "--factory", "--proxy-headers",
+                 "--forwarded-allow-ips", "--timeout-keep-alive", "--limit-body-size",
+                 "--interface", "--no-access-log", "--root-path"):
+        assert flag in usage.stdout
+
+
+def test_asgi_app_serves_with_lifespan_and_exits_0_on_sigterm(cli: Callable[..., Cli]) -> None:
+    """An ASGI app: startup line with the real port, lifespan state and --root-path in the scope,
+    an access log line, exit 0 on SIGTERM after the lifespan shutdown.
+    """
+    server = cli("asgi_app:app", "--port", "0", "--root-path", "/base")
+    url = server.started()
+    assert url.startswith("http://127.0.0.1:")
+    assert httpx.get(url + "/x").text == "asgi lifespan /base /base/x 127.0.0.1 http"
+    server.wait_for(r'"GET /x HTTP/1.1" 200')  # the access log is on by default
+    status, stdout = server.stop()
+    assert status == 0 and "shutdown complete" in stdout
+
+
+def test_sigterm_lets_background_work_finish(cli: Callable[..., Cli]) -> None:
+    """SIGTERM while an app's background task runs: it finishes before the lifespan
+    shutdown, and the exit status is 0.
+    """
+    server = cli("asgi_app:app", "--port", "0")
+    assert httpx.get(server.started() + "/background").text == "later"
+    status, stdout = server.stop()
+    assert status == 0
+    assert stdout.splitlines() == ["background done", "shutdown complete"]
+
+
+def test_native_handler_is_detected(cli: Callable[..., Cli]) -> None:
+    """``async def handler(request)`` is served natively; --no-access-log logs no request;
+    a limit flag reaches the container's Config.
+    """
+    server = cli("native_app:handler", "--port", "0", "--no-access-log", "--loop", "asyncio",
+                 "--limit-body-size", "10")
+    url = server.started()
+    assert httpx.get(url + "/hi").text == "native /hi"
+    assert httpx.post(url + "/hi", content=b"x" * 100).status_code == 413  # the limit flag
+    status, _ = server.stop()
+    assert status == 0
+    assert not [line for line in server.rest() if "GET /hi" in line]
+
+
+def test_factory_proxy_headers_and_console_script(app_dir: Path) -> None:
+    """--factory calls the attribute for the app; --proxy-headers lets a trusted peer set client
+    and scheme; the ``aioweb`` script is installed.
+    """
+    script = Path(sys.executable).parent / "aioweb"
+    if not script.exists():
+        pytest.skip("the console script is not installed (pip install -e .)")
+    server = Cli(app_dir, "asgi_app:create", "--factory", "--port", "0", "--proxy-headers",
+                 "--lifespan", "off")
+    try:
+        url = server.started()
+        answer = httpx.get(url + "/p", headers={"x-forwarded-for": "203.0.113.9",
+                                                "x-forwarded-proto": "https"})
+        assert answer.text == "asgi None  /p 203.0.113.9 https"
+    finally:
+        assert server.stop()[0] == 0
+    version = subprocess.run([str(script), "--version"], capture_output=True, text=True,
+                             timeout=STARTUP_TIMEOUT, check=False)
+    assert version.returncode == 0 and "aioweb" in version.stdout
+
+
+def test_unix_socket(cli: Callable[..., Cli], tmp_path: Path) -> None:
+    """--uds replaces a stale socket file, listens there (httpx reaches it with its UDS
+    transport), and removes it at exit.
+    """
+    path = tmp_path / "aioweb.sock"
+    with socket.socket(socket.AF_UNIX) as stale:  # a dead server's socket file, left behind
+        stale.bind(str(path))
+    server = cli("asgi_app:app", "--uds", str(path))
+    assert server.started() == f"unix:{path}"
+    transport = httpx.HTTPTransport(uds=str(path))
+    with httpx.Client(transport=transport, base_url="http://aioweb") as client:
+        assert client.get("/u").text == "asgi lifespan  /u None http"
+    status, _ = server.stop()
+    assert status == 0 and not path.exists()
+
+
+def test_failed_lifespan_startup_exits_non_zero_without_listening(app_dir: Path) -> None:
+    """lifespan.startup.failed: the reason is logged, nothing listens, the exit status is 3."""
+    result = run(app_dir, "failing_app:app", "--port", "0")
+    assert result.returncode == 3
+    assert "no database" in result.stderr and "serving" not in result.stderr
+
+
+@pytest.mark.parametrize("target", ["missing_module:app", "asgi_app:missing", "broken_app:app"])
+def test_load_errors_exit_1(app_dir: Path, target: str) -> None:
+    """A missing module or attribute, or a module that fails to import: exit status 1 and a
+    message.
+    """
+    result = run(app_dir, target, "--port", "0")
+    assert result.returncode == 1, result.stderr
+    assert f"error loading {target}" in result.stderr
