@@ -25,7 +25,6 @@ import contextvars
 import functools
 import logging
 import socket
-from collections import deque
 from typing import TYPE_CHECKING, cast
 
 from aioweb.errors import ClientDisconnected, HttpError
@@ -74,7 +73,10 @@ class HttpToolsConnection(asyncio.Protocol):
         self.phase = Phase.FRESH
         self.deadline: float | None = None  # when the current phase times out
         self._reader = RequestReader(state.config)
-        self._waiting: deque[HttpToolsRequest | Rejection] = deque()
+        # Requests waiting behind the one being handled. A list, not a deque:
+        # it holds at most max_pipeline_depth items, and an empty list costs
+        # 56 bytes per idle connection where an empty deque costs 760.
+        self._waiting: list[HttpToolsRequest | Rejection] = []
         self._current: HttpToolsRequest | None = None   # its handler is running
         self._receiving: HttpToolsRequest | None = None  # its body is arriving
         self._task: asyncio.Task[None] | None = None
@@ -217,7 +219,7 @@ class HttpToolsConnection(asyncio.Protocol):
     def _run_waiting(self) -> None:
         """Start waiting requests in order, while each one finishes at once."""
         while self._waiting and self._current is None and not self._write_paused:
-            item = self._waiting.popleft()
+            item = self._waiting.pop(0)
             if isinstance(item, Rejection):
                 self._send_rejection(item)
                 return
