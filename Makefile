@@ -23,14 +23,18 @@ $(STAMP_DEV): pyproject.toml $(STAMP_RUN)
 run: $(STAMP_RUN)
 	$(PY) sample_server.py --uvloop
 
-## make test: pylint, mypy --strict, then pytest
-test: lint typecheck pytest
+## make test: pylint, mypy --strict, go vet and go test (client.go), then pytest
+test: lint typecheck gocheck pytest
 
 lint: $(STAMP_DEV)
-	$(VENV)/bin/pylint aioweb sample_server.py tests $(wildcard bench examples scripts)
+	$(VENV)/bin/pylint aioweb sample_server.py client.py tests $(wildcard bench examples scripts)
 
 typecheck: $(STAMP_DEV)
-	$(VENV)/bin/mypy --strict aioweb sample_server.py $(wildcard bench examples scripts)
+	$(VENV)/bin/mypy --strict aioweb sample_server.py client.py $(wildcard bench examples scripts)
+
+gocheck:
+	@if command -v go >/dev/null; then go vet ./... && go test ./...; \
+	else echo "go not installed: client.go not checked (.ci/run installs it)"; fi
 
 pytest: $(STAMP_DEV)
 	$(VENV)/bin/pytest -q

@@ -1,0 +1,3 @@
+module aioweb/client
+
+go 1.19

@@ -1,0 +1,1 @@
+"""Tests of the load generators client.go and client.py."""
