@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.run-deps
 STAMP_DEV := $(VENV)/.dev-deps
 
-.PHONY: run test lint typecheck pytest coverage bench bench-core bench-quick clean
+.PHONY: run test lint typecheck gocheck pytest coverage bench bench-core bench-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
