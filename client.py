@@ -696,7 +696,7 @@ class Conn(asyncio.Protocol):
         if not self.dead:
             # uvloop's timers round to the millisecond and may fire early:
             # a request sent before it was due is timed from its send.
-            self.send(max(due, now_ns()), self.run.reqs[1], 1)
+            self.send(min(due, now_ns()), self.run.reqs[1], 1)
 
     def retire(self) -> None:
         """Close the connection gracefully; nothing is outstanding."""

@@ -78,7 +78,7 @@ def test_duration_and_rate(run_json: RunClient, servers: Servers) -> None:
     """-d with -rate: an open loop that sends about rate * d requests."""
     report = run_json("-c", "4", "-d", "1s", "-rate", "200", "-url", servers.url("ok"))
     assert report["rate_target"] == 200
-    assert report["errors"] == 0
+    assert report["errors"] == 0 and report["latency_ms"]["min"] > 0, report
     assert 170 <= report["requests"] <= 201, report
     assert 0.9 <= report["duration_s"] <= 1.5, report
 
@@ -93,6 +93,7 @@ def test_open_loop_sees_a_stall(run_json: RunClient) -> None:
     finally:
         server.close()
     assert report["errors"] == 0 and report["requests"] >= 170, report
+    assert report["latency_ms"]["min"] > 0, report
     # About 60 of the 200 requests fall due during the stall and wait for it.
     assert report["latency_ms"]["p90"] >= 100 and report["latency_ms"]["max"] >= 200, report
 
