@@ -769,7 +769,7 @@ def print_problems(summaries: Sequence[Summary], session: Session, out: TextIO) 
               "their req/s count failed requests too and do not compare", file=out)
     if noisy := [s for s in summaries if not s.quiet_runs]:
         print(f"\nWARNING: other processes used the CPUs (CPU other > {NOISY_OTHER_LOAD}) "
-              f"in every round of {names(noisy)}, even after re-runs: those numbers are "
+              f"in every round of {names(noisy)} (re-runs included): those numbers are "
               "low; run again on a quiet machine", file=out)
     if partly := [s for s in summaries if 0 < s.quiet_runs < s.runs]:
         counts = ", ".join(f"{s.server} c={s.connections} ({s.runs - s.quiet_runs} of "

@@ -122,7 +122,7 @@ def plot_latency(summaries: Sequence[Summary], subtitle: str, path: Path) -> Non
     by_key = {(s.server, s.connections): s for s in summaries}
     columns = min(len(counts), 2)
     rows = math.ceil(len(counts) / columns) if counts else 1
-    figure, panels = plt.subplots(rows, max(columns, 1), figsize=(12, 4.2 * rows + 0.8),
+    figure, panels = plt.subplots(rows, max(columns, 1), figsize=(13.5, 4.2 * rows + 0.8),
                                   squeeze=False)
     bar_width = BAR_GROUP_WIDTH / len(PERCENTILES)
     for panel, connections in zip(panels.flat, counts):
@@ -141,7 +141,7 @@ def plot_latency(summaries: Sequence[Summary], subtitle: str, path: Path) -> Non
                     centre = rectangle.get_x() + rectangle.get_width() / 2
                     panel.annotate(short_ms(value), (centre, value),
                                    xytext=(0, 2), textcoords="offset points", ha="center",
-                                   va="bottom", fontsize=7)
+                                   va="bottom", fontsize=6.5)
         style_latency_panel(panel, present, connections)
     for unused in list(panels.flat)[len(counts):]:
         unused.set_visible(False)
