@@ -152,6 +152,25 @@ def test_deep_pipeline_is_answered_in_full(serve, connect) -> None:
     assert [r.body for r in client.read_responses(300)] == [b"/%d" % i for i in range(300)]
 
 
+def test_held_back_pipelined_bodies_with_empty_lines_are_intact(serve, connect) -> None:
+    """Past max_pipeline_depth, unread bytes are held and cut after request
+    heads (empty lines); bodies that hold empty lines themselves, and a
+    closing request at the end, still come through whole and in order."""
+    async def echo_body(request: Request) -> bytes:
+        await asyncio.sleep(0)  # wait, so that the pipeline fills up
+        return await request.body()
+    server = serve(echo_body, max_pipeline_depth=2)
+    client = connect(server.address)
+    bodies = [b"\r\n\r\n%d\r\n\r\n\r\n\r\n" % i for i in range(40)]
+    requests = [b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b)
+                for b in bodies]
+    requests[-1] = requests[-1].replace(b"Host: t\r\n", b"Host: t\r\nConnection: close\r\n")
+    client.send(b"".join(requests))
+    responses = client.read_responses(40)
+    assert [r.body for r in responses] == bodies
+    assert responses[-1].closes and client.wait_closed()
+
+
 def test_nothing_after_a_pipelined_close_is_answered(serve, connect) -> None:
     """After a ``Connection: close`` request, later pipelined requests get no
     response and reach no handler (RFC 9112 §9.6)."""

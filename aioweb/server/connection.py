@@ -77,6 +77,7 @@ class HttpToolsConnection(asyncio.Protocol):
         # it holds at most max_pipeline_depth items, and an empty list costs
         # 56 bytes per idle connection where an empty deque costs 760.
         self._waiting: list[HttpToolsRequest | Rejection] = []
+        self._unparsed = b""  # read, but held back while the queue is full (see _parse)
         self._current: HttpToolsRequest | None = None   # its handler is running
         self._receiving: HttpToolsRequest | None = None  # its body is arriving
         self._task: asyncio.Task[None] | None = None
@@ -111,22 +112,10 @@ class HttpToolsConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._debug:
             self._step("read %d bytes", len(data))
-        for event in self._reader.receive(data):
-            kind = type(event)
-            if kind is RequestHead:
-                self._on_head(event)  # type: ignore[arg-type]
-            elif kind is BodyData:
-                if self._receiving is not None and self._receiving._feed(event.data):  # type: ignore[union-attr]  # pylint: disable=protected-access
-                    self._receiving.paused_reading = True
-                    self._pause_reading(_BODY_BUFFER_FULL)
-            elif kind is EndOfRequest:
-                if self._debug:
-                    self._step("request %d: complete", self._requests_seen)
-                if self._receiving is not None:
-                    self._receiving._end()  # pylint: disable=protected-access
-                    self._receiving = None
-            else:
-                self._on_rejection(event)  # type: ignore[arg-type]
+        if self._unparsed:  # reading was paused just after this was read
+            self._unparsed += data
+            return
+        self._parse(data)
         if self._current is None:
             if self._waiting:
                 self._run_waiting()
@@ -174,6 +163,7 @@ class HttpToolsConnection(asyncio.Protocol):
             if isinstance(request, HttpToolsRequest):
                 request._disconnected()  # pylint: disable=protected-access
         self._waiting.clear()
+        self._unparsed = b""
         self._receiving = None
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
@@ -183,6 +173,40 @@ class HttpToolsConnection(asyncio.Protocol):
             self._step("closed (%s)", exc or "cleanly")
 
     # --- 2. reader events ------------------------------------------------
+
+    def _parse(self, data: bytes) -> None:
+        """Feed bytes to the reader and act on the events they complete.
+
+        One read can hold thousands of small pipelined requests, and the
+        parser cannot be stopped half-way through a feed. So the bytes are
+        cut after as many request heads (each ends with an empty line) as the
+        queue has room for; the rest waits, unparsed, with reading paused,
+        until ``_run_waiting`` makes room. Counting the empty lines is one
+        pass in C; body bytes that happen to hold one only cut earlier.
+        """
+        room = self._max_pipeline - len(self._waiting)
+        if room <= 0 or data.count(b"\r\n\r\n") > room:
+            cut = _after_heads(data, room)
+            data, self._unparsed = data[:cut], data[cut:]
+            self._pause_reading(_PIPELINE_FULL)
+            if not data:
+                return
+        for event in self._reader.receive(data):
+            kind = type(event)
+            if kind is RequestHead:
+                self._on_head(event)  # type: ignore[arg-type]
+            elif kind is BodyData:
+                if self._receiving is not None and self._receiving._feed(event.data):  # type: ignore[union-attr]  # pylint: disable=protected-access
+                    self._receiving.paused_reading = True
+                    self._pause_reading(_BODY_BUFFER_FULL)
+            elif kind is EndOfRequest:
+                if self._debug:
+                    self._step("request %d: complete", self._requests_seen)
+                if self._receiving is not None:
+                    self._receiving._end()  # pylint: disable=protected-access
+                    self._receiving = None
+            else:
+                self._on_rejection(event)  # type: ignore[arg-type]
 
     def _on_head(self, head: RequestHead) -> None:
         if self.state.shutting_down:
@@ -194,8 +218,6 @@ class HttpToolsConnection(asyncio.Protocol):
         if head.has_body:
             self._receiving = request
         self._waiting.append(request)
-        if len(self._waiting) > self._max_pipeline:
-            self._pause_reading(_PIPELINE_FULL)
         if self._debug:
             self._requests_seen += 1
             self._step("request %d: head complete: %s %r HTTP/%s%s", self._requests_seen,
@@ -217,15 +239,24 @@ class HttpToolsConnection(asyncio.Protocol):
     # --- 3. handlers, one at a time ---------------------------------------
 
     def _run_waiting(self) -> None:
-        """Start waiting requests in order, while each one finishes at once."""
-        while self._waiting and self._current is None and not self._write_paused:
-            item = self._waiting.pop(0)
-            if isinstance(item, Rejection):
-                self._send_rejection(item)
-                return
-            self._start(item)
-        if self._paused_for & _PIPELINE_FULL and len(self._waiting) <= self._max_pipeline:
-            self._resume_reading(_PIPELINE_FULL)
+        """Start waiting requests in order, while each one finishes at once;
+        parse held-back bytes as the queue makes room for them."""
+        while True:
+            while self._waiting and self._current is None and not self._write_paused:
+                item = self._waiting.pop(0)
+                if isinstance(item, Rejection):
+                    self._send_rejection(item)
+                    return
+                self._start(item)
+            if not self._unparsed or len(self._waiting) >= self._max_pipeline or self.lost:
+                break
+            data, self._unparsed = self._unparsed, b""
+            self._parse(data)
+            if not self._unparsed:
+                self._resume_reading(_PIPELINE_FULL)
+        if self._current is None and not self._waiting and self._reader.in_head \
+                and self.phase is Phase.IDLE:
+            self._enter(Phase.HEAD)  # held-back bytes began a head: its timeout runs
 
     def _start(self, request: HttpToolsRequest) -> None:
         self._current = request
@@ -269,7 +300,7 @@ class HttpToolsConnection(asyncio.Protocol):
         """Whether the connection stays open after this request's response."""
         return (request.head.keep_alive and self._keep_alive and request.complete
                 and not handler_says_close
-                and not (self._closing and not self._waiting))
+                and not (self._closing and not self._waiting and not self._unparsed))
 
     def write(self, data: bytes) -> None:
         """Write bytes; silently dropped once the client is gone."""
@@ -300,6 +331,7 @@ class HttpToolsConnection(asyncio.Protocol):
             return
         if not keep_alive:
             self._waiting.clear()
+            self._unparsed = b""
             if request is not None and not request.complete:
                 # Answered before its body was read: the client may still be
                 # sending it, and closing now would reset the connection
@@ -308,7 +340,7 @@ class HttpToolsConnection(asyncio.Protocol):
                 self._linger()
             else:
                 self._close()
-        elif not self._waiting:
+        elif not self._waiting and not self._unparsed:
             if self._closing:
                 self._close()
             else:
@@ -377,6 +409,7 @@ class HttpToolsConnection(asyncio.Protocol):
         # RFC 9110 §9.3.2: a response to HEAD never has content, even a refusal.
         self.write(head if rejection.method == "HEAD" else head + response.body)
         self._waiting.clear()
+        self._unparsed = b""
         self._reader.finished = True  # whatever comes next is discarded unread
         self._linger()
 
@@ -425,6 +458,14 @@ class HttpToolsConnection(asyncio.Protocol):
                 self.transport.resume_reading()
                 if self._debug:
                     self._step("reading resumed")
+
+
+def _after_heads(data: bytes, heads: int) -> int:
+    """Where ``data`` ends if cut after its first ``heads`` empty lines (0 for none)."""
+    end = 0
+    for _ in range(heads):
+        end = data.index(b"\r\n\r\n", end) + 4
+    return end
 
 
 def _address(value: object) -> tuple[str, int] | None:

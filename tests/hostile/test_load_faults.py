@@ -187,10 +187,6 @@ def test_a_client_that_never_reads_has_a_deadline(start_server) -> None:
 
 # --- the pipeline bound -----------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open bug: max_pipeline_depth pauses reading only after the read that filled the queue, "
-    "so one 64 KiB read of pipelined GETs is parsed whole (about 2,400 requests held); "
-    "the fix is to feed the parser in slices and keep unparsed bytes while the queue is full"))
 def test_pipelined_requests_held_stay_near_the_pipeline_depth(start_server) -> None:
     """While the first request's handler waits, a client pipelines 64 KiB of GETs
     (about 2,400). ``max_pipeline_depth`` (16) bounds how many requests the server
