@@ -5,9 +5,9 @@
         [--client auto|wrk|go] [--noisy-retries 2] [--json FILE]
         [--img-dir docs/img] [--doc docs/benchmarks.md | --no-doc] [--from-json FILE]
 
-It runs bench_core's session (each server in turn pinned to CPU 0, the load
-generator pinned to CPU 1, interleaved rounds, noisy runs measured again),
-then:
+It runs bench_core's session (bench/session.py: each server in turn pinned to
+CPU 0, the load generator pinned to CPU 1, interleaved rounds, noisy runs
+measured again), then:
 
 1. prints the result and ratio tables (stdout);
 2. draws ``throughput.png`` and ``latency.png`` into ``--img-dir``
@@ -43,8 +43,16 @@ if not __package__:  # run as a file (python bench/bench.py), not with -m:
 
 # pylint: disable=wrong-import-position
 from bench import bench_core  # noqa: E402
-from bench.bench_core import Session, Summary  # noqa: E402
+from bench.cpu_accounting import CLIENT_CPU, NOISY_OTHER_LOAD, SERVER_CPU  # noqa: E402
+from bench.load_generator import SetupFailed  # noqa: E402
 from bench.plots import plot_all  # noqa: E402
+from bench.report import (  # noqa: E402
+    RESULT_COLUMNS, print_markdown_table, print_problems, print_text_report, ratio_table_rows,
+    result_rows)
+from bench.results_json import read_session, write_json  # noqa: E402
+from bench.servers import PROJECT_ROOT  # noqa: E402
+from bench.session import Session  # noqa: E402
+from bench.summary import Summary, summarize  # noqa: E402
 
 DEFAULT_CONNECTIONS = (1, 16, 50, 256)
 DOC_BEGIN = "<!-- bench:results:begin: written by `make bench`, edits in here are lost -->"
@@ -56,10 +64,10 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     """bench_core's session flags with this driver's defaults, plus where to write."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     bench_core.add_session_options(parser, rounds=3, duration=4, connections=DEFAULT_CONNECTIONS)
-    parser.add_argument("--img-dir", type=Path, default=bench_core.PROJECT_ROOT / "docs" / "img",
+    parser.add_argument("--img-dir", type=Path, default=PROJECT_ROOT / "docs" / "img",
                         help="where the PNG plots go (docs/img)")
     parser.add_argument("--doc", type=Path,
-                        default=bench_core.PROJECT_ROOT / "docs" / "benchmarks.md",
+                        default=PROJECT_ROOT / "docs" / "benchmarks.md",
                         help="the page whose results section is rewritten (docs/benchmarks.md)")
     parser.add_argument("--no-doc", action="store_true",
                         help="leave the page alone (the plots are still drawn)")
@@ -78,9 +86,9 @@ def duration_text(seconds: float) -> str:
 
 
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """bench_core's markdown table, as a string."""
+    """The report's markdown table, as a string."""
     out = io.StringIO()
-    bench_core.print_markdown_table(columns, rows, out)
+    print_markdown_table(columns, rows, out)
     return out.getvalue()
 
 
@@ -96,8 +104,7 @@ def results_section(summaries: Sequence[Summary], run: Run, *, plots: Sequence[P
         f"Command: `{run.command_line}`",
         markdown_table(("machine", ""), [
             *([key, value] for key, value in run.machine.items()),
-            ["pinning", f"server on CPU {bench_core.SERVER_CPU}, "
-                        f"{session.client.kind} on CPU {bench_core.CLIENT_CPU}"],
+            ["pinning", f"server on CPU {SERVER_CPU}, {session.client.kind} on CPU {CLIENT_CPU}"],
         ]).rstrip(),
     ]
     titles = {"throughput.png": "Throughput per server and concurrency",
@@ -105,19 +112,18 @@ def results_section(summaries: Sequence[Summary], run: Run, *, plots: Sequence[P
     for plot in plots:
         relative = Path(os.path.relpath(plot.resolve(), doc.resolve().parent)).as_posix()
         parts.append(f"![{titles.get(plot.name, plot.stem)}]({relative})")
-    parts.append(markdown_table(bench_core.RESULT_COLUMNS,
-                                bench_core.result_rows(summaries)).rstrip())
-    ratio_columns, ratio_rows = bench_core.ratio_table_rows(summaries)
+    parts.append(markdown_table(RESULT_COLUMNS, result_rows(summaries)).rstrip())
+    ratio_columns, ratio_rows = ratio_table_rows(summaries)
     if ratio_rows:
         parts.append(markdown_table(ratio_columns, ratio_rows).rstrip())
     problems = io.StringIO()
-    bench_core.print_problems(summaries, session, problems)
+    print_problems(summaries, session, problems)
     if notes := problems.getvalue().strip():
         parts.append("What the driver noticed during this run:\n\n```text\n"
                      + wrap_notes(notes) + "\n```")
     else:
         parts.append("The driver noticed nothing: no errors, no failures, and every run "
-                     f"was quiet (CPU other at most {bench_core.NOISY_OTHER_LOAD}).")
+                     f"was quiet (CPU other at most {NOISY_OTHER_LOAD}).")
     return "\n\n".join(parts) + "\n"
 
 
@@ -163,10 +169,8 @@ def measure(options: argparse.Namespace, command_line: str) -> Run | None:
     started_at = datetime.now(timezone.utc)
     started = time.monotonic()
     try:
-        with bench_core.load_client(options.client) as client:
-            machine = bench_core.machine_description(client)
-            session = bench_core.run_session(options, client)
-    except bench_core.SetupFailed as exc:
+        machine, session = bench_core.run_benchmark(options)
+    except SetupFailed as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return None
     return Run(session, machine, command_line, started_at, time.monotonic() - started,
@@ -175,7 +179,7 @@ def measure(options: argparse.Namespace, command_line: str) -> Run | None:
 
 def replay(path: Path) -> Run:
     """A run that ``--json`` saved, to report, plot and document again."""
-    document, session = bench_core.read_session(path)
+    document, session = read_session(path)
     settings = document["settings"]
     started_at = (datetime.fromisoformat(document["started_at"]) if "started_at" in document
                   else datetime.fromtimestamp(path.stat().st_mtime, timezone.utc))
@@ -194,9 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run is None:
         return 2
     session = run.session
-    summaries = bench_core.summarize(session, run.servers, run.connections)
+    summaries = summarize(session, run.servers, run.connections)
     print(file=sys.stderr)
-    bench_core.print_text_report(summaries, session, sys.stdout)
+    print_text_report(summaries, session, sys.stdout)
 
     subtitle = (f"{run.rounds} round{'s' if run.rounds != 1 else ''} of "
                 f"{run.duration} s per point, load from {session.client.kind} on another "
@@ -207,9 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     plots = plot_all(summaries, subtitle, options.img_dir)
     print(f"\nplots: {', '.join(str(p) for p in plots) or 'none (nothing measured)'}")
     if options.json and not options.from_json:
-        bench_core.write_json(options.json, options, command_line, run.machine, session,
-                              summaries, extra={"started_at": run.started_at.isoformat(),
-                                                "elapsed_seconds": run.elapsed_seconds})
+        write_json(options.json, options, command_line, run.machine, session, summaries,
+                   extra={"started_at": run.started_at.isoformat(),
+                          "elapsed_seconds": run.elapsed_seconds})
         print(f"raw runs: {options.json}")
     if session.interrupted:
         print(f"interrupted: {options.doc} left as it was")

@@ -8,7 +8,7 @@
 
 A bar whose runs saw errors (socket errors or error statuses) is hatched and
 its server's legend entry says so: its numbers count failed requests too.
-Input is bench_core's list of ``Summary``; bench/bench.py calls these.
+Input is bench/summary.py's list of ``Summary``; bench/bench.py calls these.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from bench.bench_core import Summary  # noqa: E402
+from bench.summary import Summary  # noqa: E402
 
 PERCENTILES = ("50%", "90%", "99%")
 PERCENTILE_COLORS = ("#4c72b0", "#dd8452", "#c44e52")

@@ -1,0 +1,100 @@
+"""What a session's runs add up to: medians per server and connection count, and ratios.
+
+``summarize`` turns the session's measurements (bench/session.py) into one
+``Summary`` per server and connection count, over the rounds: the median
+requests/second and latency percentiles, the CPU shares, the errors.  Noisy
+rounds (other processes used the CPUs, bench/cpu_accounting.py) are left out
+when at least one round was quiet.  ``ratios`` divides each SUBJECT's median
+by each REFERENCE's (bench/servers.py).  Standard library only.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.cpu_accounting import NOISY_OTHER_LOAD
+from bench.servers import REFERENCE, SERVERS, SUBJECT
+from bench.session import Session
+
+
+@dataclass
+class Summary:
+    """One server at one connection count, over all its rounds.
+
+    The medians, min - max and CPU shares are over the quiet runs (CPU other
+    at most NOISY_OTHER_LOAD) when there is at least one: a run that stayed
+    noisy after its re-runs measured the machine's other work as much as the
+    server.  Only when every round was noisy are they over all the runs (and
+    the report warns)."""
+
+    server: str
+    connections: int
+    runs: int  # measured runs, one per round
+    quiet_runs: int  # of which quiet: the medians are over these, if any
+    median_requests_per_second: float
+    min_requests_per_second: float
+    max_requests_per_second: float
+    median_latency_ms: dict[str, float]  # per percentile, the median over the rounds
+    socket_errors: int  # summed over all the rounds, noisy or not: one bad run must show
+    non_2xx_3xx: int
+    median_cpu_server: float  # CPUs' worth; near 1.0: the server is the bottleneck
+    median_cpu_client: float  # near 1.0: the client is, and the req/s is a floor, not the
+    # server's best
+    max_cpu_other: float  # the worst of the runs used: were they quiet?
+    discarded_runs: int  # noisy runs measured again, over all rounds
+
+
+def summarize(session: Session, servers: Sequence[str],
+              connection_counts: Sequence[int]) -> list[Summary]:
+    """Medians per server per connection count, in the order asked for."""
+    summaries = []
+    for server in servers:
+        for connections in connection_counts:
+            runs = [m for m in session.measurements
+                    if m.server == server and m.connections == connections]
+            if not runs:
+                continue
+            quiet = [m for m in runs if m.cpu.other <= NOISY_OTHER_LOAD]
+            used = quiet or runs
+            results = [m.result for m in used]
+            rates = [r.requests_per_second for r in results]
+            percentiles = sorted({p for r in results for p in r.latency_ms},
+                                 key=lambda p: float(p.rstrip("%")))  # "50%" < "99.9%"
+            summaries.append(Summary(
+                server=server,
+                connections=connections,
+                runs=len(runs),
+                quiet_runs=len(quiet),
+                median_requests_per_second=statistics.median(rates),
+                min_requests_per_second=min(rates),
+                max_requests_per_second=max(rates),
+                median_latency_ms={p: statistics.median(r.latency_ms[p] for r in results
+                                                        if p in r.latency_ms)
+                                   for p in percentiles},
+                socket_errors=sum(sum(m.result.socket_errors.values()) for m in runs),
+                non_2xx_3xx=sum(m.result.non_2xx_3xx for m in runs),
+                median_cpu_server=statistics.median(m.cpu.server for m in used),
+                median_cpu_client=statistics.median(m.cpu.client for m in used),
+                max_cpu_other=max(m.cpu.other for m in used),
+                discarded_runs=sum(m.discarded_runs for m in runs),
+            ))
+    return summaries
+
+
+def ratios(summaries: Sequence[Summary]) -> dict[str, dict[int, float]]:
+    """{"aioweb / control": {50: 0.61, 256: 0.58}, ...}: SUBJECT median over
+    REFERENCE median, for every pair measured.  Above 1 means the subject is faster."""
+    median = {(s.server, s.connections): s.median_requests_per_second for s in summaries}
+    measured = list(dict.fromkeys(s.server for s in summaries))
+    table: dict[str, dict[int, float]] = {}
+    for subject in (n for n in measured if SERVERS[n].role == SUBJECT):
+        for reference in (n for n in measured if SERVERS[n].role == REFERENCE):
+            row = {connections: median[subject, connections] / median[reference, connections]
+                   for (name, connections) in median
+                   if name == subject and (reference, connections) in median
+                   and median[reference, connections] > 0}
+            if row:
+                table[f"{subject} / {reference}"] = row
+    return table
