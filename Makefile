@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.run-deps
 STAMP_DEV := $(VENV)/.dev-deps
 
-.PHONY: run test lint typecheck gocheck pytest coverage bench bench-core bench-quick clean
+.PHONY: run test lint typecheck gocheck pytest coverage fuzz load bench bench-core bench-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ pytest: $(STAMP_DEV)
 coverage: $(STAMP_DEV)
 	$(VENV)/bin/coverage run --source=aioweb -m pytest -q
 	$(VENV)/bin/coverage report -m
+
+## make fuzz: mutated requests against a live server for 120 s (make test runs a short form)
+fuzz: $(STAMP_DEV)
+	$(PY) scripts/fuzz_live.py --seconds 120
+
+## make load: every load and fault scenario at full size (10,000 idle connections, floods,
+## slow readers, resets, SIGTERM under load; a few minutes); make test runs small forms
+load: $(STAMP_DEV)
+	$(PY) scripts/load_faults.py all
 
 # wrk when apt can install it; without it the drivers build client.go instead.
 WRK_OR_NOT := command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \

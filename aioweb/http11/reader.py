@@ -40,6 +40,13 @@ class RequestReader:
     ignores further input: the connection is on its way out.
     """
 
+    # One reader per open connection: slots keep it small (and quick to read).
+    __slots__ = ("_max_url", "_max_head", "_max_headers", "_max_body", "_parser", "_events",
+                 "finished", "in_head", "_line_read", "_head_bytes_pending", "_trailer_size",
+                 "_url_parts", "_url_size", "_head_size", "_headers", "_host_count",
+                 "_content_length", "_chunked", "_transfer_encoding", "_expect_continue",
+                 "_upgrade", "_body_size", "_keep_alive")
+
     def __init__(self, config: Config) -> None:
         self._max_url = config.max_url_size
         self._max_head = config.max_head_size
