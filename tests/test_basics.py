@@ -71,13 +71,15 @@ def test_http11_keeps_the_connection_by_default(serve, connect) -> None:
 
 def test_http10_closes_by_default(serve, connect) -> None:
     """HTTP/1.0 without keep-alive: the server closes after the response (RFC 9112
-    §9.3; saying ``connection: close`` is optional for 1.0)."""
+    §9.3). The response is HTTP/1.1 (RFC 9110 §2.5: the highest minor version
+    the server speaks), so it must say ``connection: close``: a reader of an
+    HTTP/1.1 response would otherwise expect the connection to persist."""
     server = serve(hello)
     client = connect(server.address)
     client.send(b"GET / HTTP/1.0\r\n\r\n")
     response = client.read_response()
-    assert (response.status, response.body) == (200, b"hello")
-    assert response.header("connection") in (None, "close")
+    assert (response.version, response.status, response.body) == ("HTTP/1.1", 200, b"hello")
+    assert response.header("connection") == "close"
     assert client.wait_closed()
 
 

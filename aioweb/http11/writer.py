@@ -24,19 +24,24 @@ _FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\x00]")
 # Headers the container owns: it frames the body itself.
 _FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 
-_status_lines: dict[tuple[str, int], bytes] = {}
+_status_lines: dict[int, bytes] = {}
 
 
-def status_line(http_version: str, status: int) -> bytes:
-    """``HTTP/1.1 404 Not Found\\r\\n``, built once per (version, status)."""
-    line = _status_lines.get((http_version, status))
+def status_line(status: int) -> bytes:
+    """``HTTP/1.1 404 Not Found\\r\\n``, built once per status.
+
+    Always HTTP/1.1, even to an HTTP/1.0 client: RFC 9110 §2.5 has a server
+    send the highest version it conforms to within the request's major
+    version. What the client understands shows elsewhere: no chunked coding
+    for 1.0, and an explicit Connection header whichever way persistence goes.
+    """
+    line = _status_lines.get(status)
     if line is None:
         try:
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = ""  # RFC 9112 §4: the reason phrase may be empty
-        line = f"HTTP/{http_version} {status} {phrase}\r\n".encode("latin-1")
-        _status_lines[(http_version, status)] = line
+        line = _status_lines[status] = f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
     return line
 
 
@@ -84,7 +89,7 @@ def encode_head(http_version: str, status: int, common: bytes, header_lines: byt
     ``common`` is the Date/Server block shared by all responses in the same
     second; ``framing`` is a Content-Length or Transfer-Encoding line (or empty).
     """
-    return b"".join((status_line(http_version, status), common, framing,
+    return b"".join((status_line(status), common, framing,
                      connection_line(http_version, keep_alive), header_lines, _CRLF))
 
 

@@ -81,7 +81,7 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         # handler headers. Same bytes as the general path below, fewer steps.
         keep_alive = connection.keep_alive_after(request, False)
         connection.write(b"".join((
-            writer.status_line(head.http_version, 200), connection.state.common_block,
+            writer.status_line(200), connection.state.common_block,
             b"content-length: %d\r\n" % len(result),
             b"" if keep_alive and head.http_version == "1.1" else writer.connection_line(
                 head.http_version, keep_alive),
