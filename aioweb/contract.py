@@ -268,4 +268,5 @@ class Container(abc.ABC):
     @property
     @abc.abstractmethod
     def requests_served(self) -> int:
-        """How many responses have been completed so far."""
+        """How many responses have been written whole so far (not counting
+        requests whose client left before the answer, nor refused input)."""

@@ -78,8 +78,8 @@ def test_half_closed_client_still_gets_its_answers(serve, connect) -> None:
 
 def test_client_gone_before_the_response_drops_it_quietly(serve, connect, make_event,
                                                           poll) -> None:
-    """A handler whose client left is not cancelled; what it returns is dropped,
-    and the connection count drops to zero."""
+    """A handler whose client left is not cancelled; what it returns is dropped
+    (and not counted as served), and the connection count drops to zero."""
     entered, leave = make_event(), make_event()
     disconnected = []
 
@@ -98,6 +98,7 @@ def test_client_gone_before_the_response_drops_it_quietly(serve, connect, make_e
     leave.set()
     assert poll(lambda: disconnected == [True], timeout=3)
     assert poll(lambda: server.connection_count == 0, timeout=3)
+    assert server.requests_served == 0
 
 
 # --- timeouts ----------------------------------------------------------------

@@ -332,9 +332,11 @@ class HttpToolsConnection(asyncio.Protocol):
                 self.deadline = None
 
     def response_sent(self, keep_alive: bool) -> None:
-        """The current response is fully written; decide the connection's fate."""
+        """The current request is over (its response written, or none will be:
+        the client left, the handler gave up); decide the connection's fate."""
         request, self._current = self._current, None
-        self.state.requests_served += 1
+        if request is not None and request.response_started and not self.lost:
+            self.state.requests_served += 1  # only answers that reached the transport
         if self._debug:
             self._step("response written; %s", "keep-alive" if keep_alive else "closing")
         if self.lost:
