@@ -13,7 +13,7 @@ import argparse
 import logging
 
 from aioweb import Config, HttpToolsContainer, Request
-from aioweb.server.lifecycle import new_event_loop, serve_until_signalled
+from aioweb.server.lifecycle import run_until_signalled
 
 
 async def echo(request: Request) -> bytes:
@@ -44,12 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         host, port = server.address
         print(f"aioweb sample server listening on http://{host}:{port}/", flush=True)
 
-    loop = new_event_loop(args.uvloop)
-    try:
-        loop.run_until_complete(serve_until_signalled(container, on_started=started))
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+    run_until_signalled(container, args.uvloop, on_started=started)
     print(f"served {container.requests_served} requests", flush=True)
     return 0
 

@@ -30,7 +30,7 @@ import sys
 from collections.abc import AsyncIterator
 
 from aioweb import Config, HttpToolsContainer, Request, Response
-from aioweb.server.lifecycle import new_event_loop, serve_until_signalled
+from aioweb.server.lifecycle import run_until_signalled
 
 
 def parse_settings(pairs: list[str]) -> Config:
@@ -122,12 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aioweb hostile server (pid {os.getpid()}, {args.loop}) listening on "
               f"http://{host}:{port}/", flush=True)
 
-    loop = new_event_loop(args.loop == "uvloop")
-    try:
-        loop.run_until_complete(serve_until_signalled(container, on_started=started))
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+    run_until_signalled(container, args.loop == "uvloop", on_started=started)
     print(f"served {container.requests_served} requests", flush=True)
     return 0
 

@@ -29,6 +29,18 @@ def new_event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
+def run_until_signalled(container: HttpToolsContainer, use_uvloop: bool,
+                        on_started: Callable[[HttpToolsContainer], None] | None = None) -> None:
+    """A program's whole life: a new event loop, serve until SIGINT/SIGTERM,
+    a graceful stop, then the loop closed."""
+    loop = new_event_loop(use_uvloop)
+    try:
+        loop.run_until_complete(serve_until_signalled(container, on_started=on_started))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
 async def serve_until_signalled(container: HttpToolsContainer,
                                 on_started: Callable[[HttpToolsContainer], None] | None = None,
                                 before_stop: Callable[[], Awaitable[None]] | None = None) -> None:
