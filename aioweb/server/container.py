@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from aioweb.config import Config
 from aioweb.contract import Container, Handler, HandlerFunction
 from aioweb.http11.phases import DEADLINES, Phase
-from aioweb.http11.writer import CommonHeaders
+from aioweb.http11.writer import CommonHeaders, status_line
 from aioweb.server.connection import HttpToolsConnection
 from aioweb.server.respond import HandlerCall
 from aioweb.server.trace import Tracer
@@ -57,8 +57,17 @@ class ServerState:
         # The Date/Server block of every response, refreshed by the
         # container's tick rather than read from the clock per response.
         self.common_headers = CommonHeaders(config.server_header)
-        self.common_block = self.common_headers.at(time.time())
+        self.common_block = b""
+        # The commonest head's start, "HTTP/1.1 200 OK" and that block, kept
+        # joined: the fast path then formats a response in one step.
+        self.ok_block = b""
+        self.set_clock(time.time())
         self.all_closed = asyncio.Event()
+
+    def set_clock(self, now: float) -> None:
+        """Refresh what depends on the time of day: the Date header."""
+        self.common_block = self.common_headers.at(now)
+        self.ok_block = status_line(200) + self.common_block
 
     def connection_closed(self, connection: HttpToolsConnection) -> None:
         """A connection is gone: forget it, and tell a waiting shutdown."""
@@ -102,7 +111,7 @@ class HttpToolsContainer(Container):
     def _check_deadlines(self) -> None:
         state = self._state
         assert state is not None
-        state.common_block = state.common_headers.at(time.time())
+        state.set_clock(time.time())
         now = state.loop.time()
         for connection in _expired(state.connections, now):
             connection.deadline_passed()
