@@ -72,6 +72,23 @@ def rejection(events: list[tuple[object, ...]]) -> int | None:
 
 # --- well-formed requests ---------------------------------------------------
 
+@pytest.mark.parametrize("version,connection,keep_alive", [
+    (b"1.1", b"", True), (b"1.1", b"Connection: keep-alive\r\n", True),
+    (b"1.1", b"Connection: close\r\n", False), (b"1.1", b"Connection: upgrade-ish\r\n", True),
+    (b"1.0", b"", False), (b"1.0", b"Connection: keep-alive\r\n", True),
+    (b"1.0", b"Connection: Keep-Alive, foo\r\n", True), (b"1.0", b"Connection: close\r\n", False),
+])
+def test_version_and_persistence_for_every_connection_header(
+        version: bytes, connection: bytes, keep_alive: bool) -> None:
+    """The version the reader reports is the one on the request line, whatever
+    the Connection header says (the reader infers "1.1" without asking the
+    parser only when no Connection header could have changed persistence)."""
+    data = b"GET / HTTP/" + version + b"\r\nHost: h\r\n" + connection + b"\r\n"
+    found = heads(read(data + data))  # the second one is read only if the first persists
+    assert [(head[3], head[5]) for head in found] == \
+        [(version.decode(), keep_alive)] * (2 if keep_alive else 1)
+
+
 def test_simple_get() -> None:
     """A GET is one head (method, target, version, headers as sent) then the end."""
     assert read(GET) == [

@@ -45,7 +45,7 @@ class RequestReader:
                  "finished", "in_head", "_line_read", "_head_bytes_pending", "_trailer_size",
                  "_url_parts", "_url_size", "_head_size", "_headers", "_host_count",
                  "_content_length", "_chunked", "_transfer_encoding", "_expect_continue",
-                 "_upgrade", "_body_size", "_keep_alive")
+                 "_upgrade", "_connection_header", "_body_size", "_keep_alive")
 
     def __init__(self, config: Config) -> None:
         self._max_url = config.max_url_size
@@ -74,6 +74,7 @@ class RequestReader:
         self._transfer_encoding = False
         self._expect_continue = False
         self._upgrade = False
+        self._connection_header = False
         self._body_size = 0
         self._keep_alive = True
 
@@ -191,6 +192,8 @@ class RequestReader:
             self._expect_continue = True
         elif name == b"upgrade":
             self._upgrade = True
+        elif name == b"connection":
+            self._connection_header = True
 
     def on_headers_complete(self) -> None:
         """The head is complete: apply the whole-head rules, emit RequestHead."""
@@ -199,7 +202,12 @@ class RequestReader:
         if self._url_size + self._head_size > self._max_head:
             raise _Refuse(431, "request head too large")
         parser = self._parser
-        version = parser.get_http_version()
+        persists = parser.should_keep_alive()
+        # Asking httptools for the version costs as much as reading a header
+        # (it formats a new str). Often the answer is already known: llhttp
+        # parses only 0.9, 1.0, 1.1, 2.0 and 3.0, and of those only 1.1
+        # persists without a Connection header saying so (RFC 9112 §9.3).
+        version = "1.1" if persists and not self._connection_header else parser.get_http_version()
         raw_method = parser.get_method()
         method = _KNOWN_METHODS.get(raw_method) or raw_method.decode("ascii")
         if version not in ("1.1", "1.0"):
@@ -221,7 +229,7 @@ class RequestReader:
         content_length = self._content_length
         if content_length > self._max_body:
             raise _Refuse(413, "request body too large")
-        keep_alive = self._keep_alive = parser.should_keep_alive() and not (
+        keep_alive = self._keep_alive = persists and not (
             self._upgrade and parser.should_upgrade())
         self._events.append(RequestHead(
             method, target, version, headers, keep_alive,
@@ -233,6 +241,7 @@ class RequestReader:
         self._url_size = self._head_size = self._host_count = 0
         self._content_length = self._body_size = 0
         self._chunked = self._transfer_encoding = self._expect_continue = self._upgrade = False
+        self._connection_header = False
 
     def on_body(self, data: bytes) -> None:
         """A piece of body, de-chunked by llhttp."""
@@ -249,8 +258,8 @@ class RequestReader:
             self.finished = True  # later bytes on this connection are never read
 
 
-# Lengths of b"expect", b"upgrade", b"content-length", b"transfer-encoding".
-_FRAMING_NAME_LENGTHS = frozenset({6, 7, 14, 17})
+# Lengths of b"expect", b"upgrade", b"connection", b"content-length", b"transfer-encoding".
+_FRAMING_NAME_LENGTHS = frozenset({6, 7, 10, 14, 17})
 
 
 def _valid_other_form(target: bytes, method: str) -> bool:

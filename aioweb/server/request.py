@@ -162,7 +162,10 @@ class HttpToolsRequest(Request):
         if self._body is not None:
             return self._body
         if self.complete and self._error is None:
-            # Fast path: the body arrived with the head (or there is none).
+            if not self._chunks:  # no body at all, as for most GETs
+                self._body = b""
+                return b""
+            # Fast path: the body arrived with the head.
             chunks = self._chunks
             body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             self._take_all()
