@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import httptools
@@ -108,34 +110,53 @@ async def _connection_stage(count: int) -> None:
 STAGES = ("httptools-minimal", "httptools-callbacks", "aioweb-reader", "aioweb-connection")
 
 
-def _instructions(stage: str, count: int) -> int:
+def instructions(command: list[str]) -> int:
+    """How many CPU instructions ``command`` executes, counted by callgrind.
+
+    The hash seed is fixed and no .pyc is written, so that two runs of the
+    same command count the same (to within a few dozen instructions)."""
     result = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, __file__, "--inner", stage, str(count)],
-        capture_output=True, text=True, check=True, timeout=600)
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        capture_output=True, text=True, check=True, timeout=1800,
+        env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"})
     match = re.search(r"refs:\s+([\d,]+)", result.stderr)
     if match is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{result.stderr}")
     return int(match.group(1).replace(",", ""))
 
 
-def main() -> int:
-    """Print instructions per request for each stage."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+def measure_stages(description: str, stages: dict[str, tuple[int, int]],
+                   run_stage: Callable[[str, int], None], module: str) -> int:
+    """The command line of an instruction-counting script.
+
+    ``stages`` maps each stage to the two request counts it is run with;
+    ``python -m MODULE --inner STAGE N`` must run ``run_stage(STAGE, N)``.
+    Prints instructions per request: the difference between the two runs
+    over the difference in requests, start-up subtracted."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--inner", nargs=2, metavar=("STAGE", "N"), help=argparse.SUPPRESS)
-    parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages")
+    parser.add_argument("--stages", default=",".join(stages), help="comma-separated stages")
     args = parser.parse_args()
     if args.inner:
-        _run_stage(args.inner[0], int(args.inner[1]))
+        run_stage(args.inner[0], int(args.inner[1]))
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 1
     print(f"{'stage':<22} {'instructions/request':>20}")
     for stage in args.stages.split(","):
-        small, large = _instructions(stage, SMALL_N), _instructions(stage, LARGE_N)
-        print(f"{stage:<22} {(large - small) // (LARGE_N - SMALL_N):>20,}", flush=True)
+        small_n, large_n = stages[stage]
+        command = [sys.executable, "-m", module, "--inner", stage]
+        small = instructions([*command, str(small_n)])
+        large = instructions([*command, str(large_n)])
+        print(f"{stage:<22} {(large - small) // (large_n - small_n):>20,}", flush=True)
     return 0
+
+
+def main() -> int:
+    """Print instructions per request for each stage."""
+    counts = {stage: (SMALL_N, LARGE_N) for stage in STAGES}
+    return measure_stages(__doc__.split("\n\n", 1)[0], counts, _run_stage, "bench.instructions")
 
 
 if __name__ == "__main__":

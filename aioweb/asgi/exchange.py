@@ -36,6 +36,23 @@ from aioweb.errors import ClientDisconnected, HttpError
 IDLE, HEAD_HELD, STREAMING, DONE = range(4)
 
 
+class _CheckedResponse(Response):
+    """A Response made from parts already in shape (bytes body, a list of text pairs).
+
+    Response's own constructor accepts many shapes (str bodies, mappings) and
+    pays for the checks on every call; a whole-body ASGI response, the most
+    common response there is, needs none of them.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, body: bytes, status: int,  # pylint: disable=super-init-not-called
+                 headers: list[tuple[str, str]]) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
 def decode_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[list[tuple[str, str]], int | None]:
     """ASGI's byte pairs as the container's text pairs, and the Content-Length if set.
 
@@ -45,10 +62,12 @@ def decode_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[list[tuple[str, 
     pairs = []
     length = None
     for name, value in raw:
-        text_name, text_value = name.decode("latin-1"), value.decode("latin-1")
-        if len(text_name) == 14 and text_name.lower() == "content-length" and text_value.isdigit():
+        text_value = value.decode("latin-1")
+        # ASGI names are lower-case by convention: compare as they are first.
+        if (name == b"content-length" or len(name) == 14 and name.lower() == b"content-length") \
+                and text_value.isdigit():
             length = int(text_value)
-        pairs.append((text_name, text_value))
+        pairs.append((name.decode("latin-1"), text_value))
     return pairs, length
 
 
@@ -84,6 +103,12 @@ class Exchange:
     async def receive(self) -> Message:
         """The next request event: body pieces, then http.disconnect."""
         if not self._body_done:
+            request = self.request
+            if self._chunks is None and getattr(request, "complete", False):
+                # All of the body is here (or there is none; the container's
+                # own request says so with ``complete``): one message.
+                self._body_done = True
+                return {"type": "http.request", "body": await request.body(), "more_body": False}
             return await self._next_body()
         if self.state != DONE and not self.gone and not self.request.is_disconnected:
             await self._wait_for_end()
@@ -94,12 +119,6 @@ class Exchange:
     async def _next_body(self) -> Message:
         request = self.request
         try:
-            # A request whose body is all here (or that has none; the
-            # container's own request says so with ``complete``) is one message.
-            if self._chunks is None and getattr(request, "complete", False):
-                body = await request.body()
-                self._body_done = True
-                return {"type": "http.request", "body": body, "more_body": False}
             if self._chunks is None:
                 self._chunks = request.stream()
             try:
@@ -151,10 +170,10 @@ class Exchange:
             raise ClientDisconnected("the client closed the connection")
         kind = message["type"]
         if kind == "http.response.body":
-            if self.state == STREAMING:
-                await self._write_more(message)
-            elif self.state == HEAD_HELD:
+            if self.state == HEAD_HELD:
                 await self._first_body(message)
+            elif self.state == STREAMING:
+                await self._write_more(message)
             else:
                 raise RuntimeError("http.response.body sent " + (
                     "before http.response.start" if self.state == IDLE else
@@ -180,15 +199,18 @@ class Exchange:
         request = self.request
         if not message.get("more_body", False):
             if length is None or length == len(body):
+                # The common case: the whole body in one message, one write.
                 self.state = DONE
-                await request.send(Response(body, start["status"], headers))
-            else:
-                # The app's Content-Length disagrees with its body (a HEAD
-                # answer, or a bug): send it as given; the writer checks it.
-                self.writer = request.start_response(start["status"], headers, length)
-                self.state = STREAMING
-                await self._write(body)
-                await self._close()
+                await request.send(_CheckedResponse(body, start["status"], headers))
+                if self._waiters:
+                    self._wake()
+                return
+            # The app's Content-Length disagrees with its body (a HEAD answer,
+            # or a bug): send it as given, and let the writer check it.
+            self.writer = request.start_response(start["status"], headers, length)
+            self.state = STREAMING
+            await self._write(body)
+            await self._close()
             self._wake()
             return
         self.writer = request.start_response(start["status"], headers, length)
@@ -233,14 +255,21 @@ class Exchange:
             self.writer.abort()
         self.state = DONE
 
-    async def close(self) -> None:
-        """The app has returned: release what the exchange holds."""
-        self._wake()
+    def close(self) -> bool:
+        """The app has returned: wake any receive() still waiting, stop watching.
+
+        True when a body stream is still open: then :meth:`stop_reading`
+        must be awaited (one call here, not two, on the common path).
+        """
+        if self._waiters:
+            self._wake()
         watcher = self._watcher
         if watcher is not None and not watcher.done():
             watcher.cancel()
-        chunks = self._chunks
-        if chunks is not None:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        return self._chunks is not None
+
+    async def stop_reading(self) -> None:
+        """Close the body stream the app stopped reading half-way (or finished)."""
+        aclose = getattr(self._chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()

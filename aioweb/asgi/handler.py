@@ -23,7 +23,12 @@ failure is logged once, with its traceback:
 
 ``runs_eagerly`` is False: ASGI frameworks run on anyio, which on Python 3.11
 needs ``asyncio.current_task()`` from the app's first line, so each request
-gets its own Task (see ``aioweb/server/eager.py``).
+gets its own Task (see ``aioweb/server/eager.py``). An app known not to ask
+for it before its first wait (a raw ASGI app that uses no anyio, asgiref or
+``asyncio.timeout``) may be served with ``eager=True``: no Task unless it
+waits, about a tenth of an ASGI request's instructions saved. Nothing can
+detect the need safely (the app would already have run when it failed), so
+it is the caller's decision, and off by default.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any
 
 from aioweb.asgi.exchange import DONE, Exchange
 from aioweb.asgi.proxy import TrustedProxies
-from aioweb.asgi.spec import AsgiApp, Scope
+from aioweb.asgi.spec import ASGI_VERSION, AsgiApp, Scope
 from aioweb.contract import Handler, Request, Response, ResponseLike
 from aioweb.errors import ClientDisconnected
 from aioweb.router import mount_prefix
@@ -67,43 +72,55 @@ class AsgiHandler(Handler):
     of ``path``, as uvicorn does. ``state`` is the dict the lifespan startup
     filled (see ``lifespan.py``); each request's scope gets a shallow copy.
     ``proxies``, when given, lets trusted proxies set the client address and
-    scheme through X-Forwarded-For and X-Forwarded-Proto.
+    scheme through X-Forwarded-For and X-Forwarded-Proto. ``eager=True`` runs
+    the app without a Task of its own until it first waits (see the module
+    docstring: never for Starlette, FastAPI or Django).
     """
 
     runs_eagerly = False
 
     def __init__(self, app: AsgiApp, root_path: str = "", state: dict[str, Any] | None = None,
-                 *, proxies: TrustedProxies | None = None) -> None:
+                 *, proxies: TrustedProxies | None = None, eager: bool = False) -> None:
         self.app = app
         self.root_path = root_path.rstrip("/")
         self.state: dict[str, Any] = {} if state is None else state
         self.proxies = proxies
+        self.runs_eagerly = eager
 
     def scope(self, request: Request) -> Scope:
         """The ASGI HTTP connection scope for ``request``."""
-        headers = request.headers.raw
+        # Each request property is a call: every one is read once, below.
+        raw_path = request.raw_path
+        # The contract's path is raw_path percent-decoded as UTF-8; without a
+        # "%" that is a plain decode, far cheaper than the unquoting.
+        path = raw_path.decode("utf-8", "replace") if b"%" not in raw_path else request.path
+        # ASGI wants lower-cased byte names: the container's raw pairs are
+        # bytes already, so only the name changes (no bytes -> str -> bytes).
+        # A plain loop: on Python 3.11 a comprehension is a call of its own.
+        headers = []
+        for name, value in request.headers.raw:
+            headers.append((name.lower(), value))
         client = request.client
         scheme = "http"
         if self.proxies is not None:
             client, scheme = self.proxies.apply(client, headers, scheme)
         root_path = self.root_path
-        raw_path = request.raw_path
-        # The contract's path is raw_path percent-decoded as UTF-8; without a
-        # "%" that is a plain decode, far cheaper than the unquoting.
-        path = raw_path.decode("utf-8", "replace") if b"%" not in raw_path else request.path
+        if root_path:
+            # The full path, as the client asked for it behind the proxy; the
+            # app strips root_path itself (Starlette's get_route_path does).
+            path = root_path + path
+            raw_path = root_path.encode() + raw_path
         return {
             "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "asgi": ASGI_VERSION,  # one dict for every request: apps read it, never write it
             "http_version": request.http_version,
             "method": request.method,
             "scheme": scheme,
-            # The full path, as the client asked for it behind the proxy; the
-            # app strips root_path itself (Starlette's get_route_path does).
-            "path": root_path + path if root_path else path,
-            "raw_path": root_path.encode() + raw_path if root_path else raw_path,
+            "path": path,
+            "raw_path": raw_path,
             "query_string": request.query_string,
             "root_path": root_path + mount_prefix(request),
-            "headers": [(name.lower(), value) for name, value in headers],
+            "headers": headers,
             "client": client,
             "server": request.server,
             "state": self.state.copy(),
@@ -118,7 +135,10 @@ class AsgiHandler(Handler):
             # and flows on): answer for it below, keep serving.
             return self._failed(request, exchange, exc)
         finally:
-            await exchange.close()
+            if exchange.close():  # a body stream is still open: close it too
+                await exchange.stop_reading()
+        if exchange.state == DONE:
+            return None  # the usual end: answered, and nothing left to do
         return self._returned(request, exchange)
 
     def _failed(self, request: Request, exchange: Exchange, exc: Exception) -> ResponseLike:
@@ -132,12 +152,11 @@ class AsgiHandler(Handler):
         return self._unanswered(request, exchange)
 
     def _returned(self, request: Request, exchange: Exchange) -> ResponseLike:
-        if exchange.responded:
-            if exchange.state != DONE:
-                if not exchange.gone:
-                    log.error("ASGI app returned before finishing its response to %s %s",
-                              request.method, request.path)
-                exchange.abort()
+        if exchange.responded:  # but not DONE
+            if not exchange.gone:
+                log.error("ASGI app returned before finishing its response to %s %s",
+                          request.method, request.path)
+            exchange.abort()
             return None
         if not (exchange.gone or request.is_disconnected):
             log.error("ASGI app returned without responding to %s %s",

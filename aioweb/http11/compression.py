@@ -2,7 +2,16 @@
 
 A response is compressed when the client's Accept-Encoding allows gzip, its
 type is text-like (compressing JPEG or zip data wastes CPU for nothing), it
-has no Content-Encoding already, and it is big enough to be worth it.
+has no Content-Encoding already, it is not a range of a representation (a 206,
+or any response with Content-Range: the range is counted in the bytes of the
+uncompressed representation, RFC 9110 §14.4), and it is big enough to be
+worth it.
+
+Compressing changes the representation (RFC 9110 §8.4.1), so the headers
+change with it (:func:`gzip_headers`): ``Content-Encoding: gzip``; a strong
+ETag becomes weak (§8.8.3: a strong validator promises identical bytes, and
+If-Range would splice bytes of two different representations); ``Vary:
+Accept-Encoding`` tells caches that another client may get other bytes.
 """
 
 from __future__ import annotations
@@ -14,7 +23,6 @@ import zlib
 _COMPRESSIBLE_PREFIXES = ("text/", "application/json", "application/javascript",
                           "application/xml", "image/svg+xml")
 _COMPRESSIBLE_SUFFIXES = ("+json", "+xml")
-GZIP_HEADER_LINES = b"content-encoding: gzip\r\nvary: Accept-Encoding\r\n"
 
 
 def accepts_gzip(request_headers: list[tuple[bytes, bytes]]) -> bool:
@@ -47,12 +55,41 @@ def _q_value(params: bytes) -> float:
         return 0.0
 
 
-def compressible(response_headers: list[tuple[str, str]]) -> bool:
-    """Whether the response's type is worth compressing and it is not encoded yet."""
-    content_type = ""
-    for name, value in response_headers:
+def gzip_headers(status: int, headers: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
+    """The response's headers once its body is gzipped, or None to send it as it is.
+
+    None for a 206, a response with Content-Range or Content-Encoding, and
+    types that do not shrink. Otherwise: ``Content-Encoding: gzip`` is added,
+    a strong ETag ``"x"`` becomes ``W/"x"``, Vary gets Accept-Encoding unless
+    it names it (or ``*``) already, and a Content-Length is dropped (the
+    container frames the compressed body).
+    """
+    if status == 206 or not _worth_compressing(headers):
+        return None
+    pairs = [("content-encoding", "gzip")]
+    varies = False
+    for name, value in headers:
         lowered = name.lower()
-        if lowered == "content-encoding":
+        if lowered == "etag" and value.startswith('"'):
+            value = "W/" + value
+        elif lowered == "vary":
+            varies = varies or any(item.strip().lower() in ("accept-encoding", "*")
+                                   for item in value.split(","))
+        elif lowered == "content-length":
+            continue
+        pairs.append((name, value))
+    if not varies:
+        pairs.append(("vary", "Accept-Encoding"))
+    return pairs
+
+
+def _worth_compressing(headers: list[tuple[str, str]]) -> bool:
+    """A type that shrinks, not encoded yet, and not a byte range (whose
+    Content-Range counts the bytes of the uncompressed representation)."""
+    content_type = ""
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in ("content-encoding", "content-range"):
             return False
         if lowered == "content-type":
             content_type = value.split(";", 1)[0].strip().lower()

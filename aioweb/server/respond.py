@@ -113,9 +113,11 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
                                           length, keep_alive), body)
     # Decided as for GET even for HEAD: HEAD must announce what GET would send.
     if (len(body) >= connection.gzip_min_size and writer.body_allowed("GET", status)
-            and compression.accepts_gzip(head.headers) and compression.compressible(headers)):
-        body = compression.gzip_body(body, config.gzip_level)
-        header_lines += compression.GZIP_HEADER_LINES
+            and compression.accepts_gzip(head.headers)):
+        gzipped = compression.gzip_headers(status, headers)
+        if gzipped is not None:  # the headers change with the bytes (ETag, Vary)
+            body = compression.gzip_body(body, config.gzip_level)
+            header_lines = writer.encode_headers(gzipped)[0]
     if status == 204 or status == 304 or status < 200:
         framing = b""  # RFC 9110 §8.6: no Content-Length on these
     elif head.method == "HEAD" and not body and length is not None:
@@ -157,9 +159,11 @@ class ResponseBodyWriter(ResponseWriter):
         self.with_body = writer.body_allowed(head.method, status)
         self._gzip = None
         if (connection.config.gzip and writer.body_allowed("GET", status) and length is None
-                and compression.accepts_gzip(head.headers) and compression.compressible(headers)):
-            self._gzip = compression.GzipStream(connection.config.gzip_level)
-            header_lines += compression.GZIP_HEADER_LINES
+                and compression.accepts_gzip(head.headers)):
+            gzipped = compression.gzip_headers(status, headers)
+            if gzipped is not None:  # the headers change with the bytes (ETag, Vary)
+                self._gzip = compression.GzipStream(connection.config.gzip_level)
+                header_lines = writer.encode_headers(gzipped)[0]
         self._chunked = False
         if length is not None:
             framing = writer.content_length_line(length)

@@ -3,7 +3,7 @@
 * ``serve_asgi(app, **options)`` — an ASGI app behind :class:`AsgiHandler` on
   an :class:`HttpToolsContainer`, its lifespan run first; returns a
   :class:`Served` with ``url``. Options: ``lifespan``, ``root_path``,
-  ``proxies``, ``access_log``, ``loop``, and any :class:`Config` field.
+  ``proxies``, ``access_log``, ``loop``, ``eager``, and any :class:`Config` field.
 * ``serve_native(handler, **options)`` — the same for a native handler.
 * ``serve_uvicorn(app)`` — the app on uvicorn (httptools, uvloop), for the
   differential tests.
@@ -125,14 +125,15 @@ def _config(options: dict[str, Any], gzip: bool = True) -> Config:
 @pytest.fixture
 def serve_asgi() -> Iterator[Callable[..., Served]]:
     """``serve_asgi(app, lifespan="auto", root_path="", proxies=None, access_log=False,
-    loop="uvloop", **config)``."""
+    loop="uvloop", eager=False, **config)``."""
     threads: list[ServerThread] = []
 
     def start(app: AsgiApp, *, lifespan: str = "auto", root_path: str = "",
               proxies: str | None = None, access_log: bool = False, loop: str = "uvloop",
-              **config: Any) -> Served:
+              eager: bool = False, **config: Any) -> Served:
         asgi = AsgiHandler(app, root_path,
-                           proxies=None if proxies is None else TrustedProxies(proxies))
+                           proxies=None if proxies is None else TrustedProxies(proxies),
+                           eager=eager)
         handler: Handler = AccessLog(asgi) if access_log else asgi
         runner = Lifespan(app, lifespan, asgi.state)  # type: ignore[arg-type]
         # gzip off, as the CLI does for ASGI apps: the app decides its encoding.

@@ -4,7 +4,8 @@ Scope: every key and how it is derived. receive(): the body as it comes, then
 http.disconnect (never a spin). send(): the head held until the first body,
 one write for a whole body, streaming with back-pressure, the app's own
 Content-Length honoured and checked, OSError after the client left.
-Each test runs on uvloop and on asyncio's own loop.
+Each test runs on uvloop and on asyncio's own loop, and once more on uvloop
+with the app started eagerly (``AsgiHandler(app, eager=True)``).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from .conftest import Served, wait_until
 AppFactory = Callable[..., Served]
 
 
-@pytest.fixture(name="serve", params=["uvloop", "asyncio"])
+@pytest.fixture(name="serve", params=["uvloop", "asyncio", "uvloop-eager"])
 def serve_fixture(request: pytest.FixtureRequest, serve_asgi: AppFactory) -> AppFactory:
-    """serve_asgi on each event loop."""
-    return functools.partial(serve_asgi, loop=request.param)
+    """serve_asgi on each event loop; and eagerly (``AsgiHandler(app, eager=True)``, no
+    Task until the app waits), which these raw apps allow."""
+    loop, _, eager = request.param.partition("-")
+    return functools.partial(serve_asgi, loop=loop, eager=bool(eager))
 
 
 async def read_body(receive: Receive) -> tuple[bytes, list[Message]]:

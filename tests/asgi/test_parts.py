@@ -240,3 +240,24 @@ def test_access_log_lines(serve_asgi: Callable[..., Served],
     assert lines[0].endswith('"GET /fine?q=1 HTTP/1.1" 201')
     assert "\n" not in lines[1] and "\\x0a127.0.0.1 - \\x22GET /admin" in lines[1]
     assert lines[2].endswith('"GET /boom HTTP/1.1" 500')
+
+
+def test_eager_is_the_callers_choice(serve_asgi: Callable[..., Served]) -> None:
+    """By default an ASGI app starts in a Task of its own (anyio needs one);
+    ``eager=True`` runs it in the callback that read the request, with no Task
+    until it waits."""
+    tasks: list[object] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        tasks.append(asyncio.current_task())
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    assert not AsgiHandler(app).runs_eagerly and AsgiHandler(app, eager=True).runs_eagerly
+    for eager in (False, True):
+        served = serve_asgi(app, eager=eager)
+        assert httpx.get(served.url).text == "ok"
+    assert tasks[0] is not None and tasks[1] is None
