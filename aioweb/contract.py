@@ -51,6 +51,8 @@ class Response:
         self.status = status
         if headers is None:
             pairs: list[tuple[str, str]] = []
+        elif type(headers) is list:  # pylint: disable=unidiomatic-typecheck
+            pairs = headers.copy()  # the common case, without the costly Mapping check
         elif isinstance(headers, Mapping):
             pairs = list(headers.items())
         else:

@@ -145,3 +145,14 @@ def test_gzip_stream_round_trips() -> None:
     parts = [stream.compress(b"hello " * 100), stream.compress(b"world " * 100)]
     assert all(parts), "a flushed chunk is never empty"
     assert gzip.decompress(b"".join(parts) + stream.finish()) == b"hello " * 100 + b"world " * 100
+
+
+def test_header_names_checked_once_are_remembered_within_a_bound() -> None:
+    """Checked names are cached (a server sends the same few again and again),
+    but a handler that makes up a new name per response cannot grow the cache
+    without end; names past the bound are still checked, every time."""
+    for i in range(3000):
+        assert writer.encode_headers([(f"X-Made-Up-{i}", "v")])[0] == b"X-Made-Up-%d: v\r\n" % i
+    assert len(writer._checked_names) <= writer._CHECKED_NAMES_MAX  # pylint: disable=protected-access
+    with pytest.raises(ResponseHeaderError):
+        writer.encode_headers([("X-Bad Name-3001", "v")])

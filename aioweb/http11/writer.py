@@ -21,6 +21,10 @@ CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
 # RFC 9110 §5.1: a field name is a token; §5.5: a value has no CR, LF or NUL.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\x00]")
+# Header names seen and found to be tokens, with their bytes and lower-cased
+# bytes. Bounded: a handler that makes up names cannot grow it without end.
+_checked_names: dict[str, tuple[bytes, bytes]] = {}
+_CHECKED_NAMES_MAX = 1024
 # Headers the container owns: it frames the body itself.
 _FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 
@@ -61,14 +65,16 @@ def encode_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int | None, b
     content_length = None
     close = False
     for name, value in headers:
+        # A server sends the same few names over and over: each is checked
+        # once, then found in _checked_names.
+        checked = _checked_names.get(name) if type(name) is str else None  # pylint: disable=unidiomatic-typecheck
+        raw_name, lowered = checked if checked is not None else _check_name(name)
         try:
-            raw_name = name.encode("latin-1")
             raw_value = value.encode("latin-1")
         except (UnicodeEncodeError, AttributeError) as exc:
             raise ResponseHeaderError(f"header {name!r} is not ISO-8859-1 text") from exc
-        if _TOKEN.fullmatch(raw_name) is None or _FORBIDDEN_IN_VALUE.search(raw_value):
+        if _FORBIDDEN_IN_VALUE.search(raw_value):
             raise ResponseHeaderError(f"header {name!r} would split the response")
-        lowered = raw_name.lower()
         if lowered in _FRAMING_HEADERS:
             if lowered == b"content-length":
                 if not raw_value.isdigit():
@@ -78,8 +84,22 @@ def encode_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int | None, b
         if lowered == b"connection":
             close = close or b"close" in raw_value.lower()
             continue
-        lines.append(raw_name + b": " + raw_value + _CRLF)
+        lines.append(b"%s: %s\r\n" % (raw_name, raw_value))
     return b"".join(lines), content_length, close
+
+
+def _check_name(name: str) -> tuple[bytes, bytes]:
+    """A header name as bytes, and lower-cased; refused unless it is a token."""
+    try:
+        raw_name = name.encode("latin-1")
+    except (UnicodeEncodeError, AttributeError) as exc:
+        raise ResponseHeaderError(f"header {name!r} is not ISO-8859-1 text") from exc
+    if _TOKEN.fullmatch(raw_name) is None:
+        raise ResponseHeaderError(f"header {name!r} would split the response")
+    checked = (raw_name, raw_name.lower())
+    if len(_checked_names) < _CHECKED_NAMES_MAX:
+        _checked_names[name] = checked
+    return checked
 
 
 def encode_head(http_version: str, status: int, common: bytes, header_lines: bytes,
