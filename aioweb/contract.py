@@ -142,6 +142,13 @@ class Request(abc.ABC):
     def is_disconnected(self) -> bool:
         """True once the client has gone; a handler may poll it in long work."""
 
+    @property
+    @abc.abstractmethod
+    def complete(self) -> bool:
+        """True once the whole body has arrived (from the start when there is
+        none): :meth:`body` will not wait. An adapter can then pass the body on
+        in one piece (ASGI's ``more_body=False``) instead of streaming it."""
+
     @abc.abstractmethod
     async def body(self) -> bytes:
         """The whole body, once it has arrived.

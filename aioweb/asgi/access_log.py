@@ -109,7 +109,7 @@ class _RecordingRequest(Request):
     @property
     def complete(self) -> bool:
         """Whether the whole body has arrived (see ``aioweb.asgi.exchange``)."""
-        return bool(getattr(self._inner, "complete", False))
+        return self._inner.complete
 
     @property
     def method(self) -> str:

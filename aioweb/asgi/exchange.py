@@ -104,9 +104,9 @@ class Exchange:
         """The next request event: body pieces, then http.disconnect."""
         if not self._body_done:
             request = self.request
-            if self._chunks is None and getattr(request, "complete", False):
-                # All of the body is here (or there is none; the container's
-                # own request says so with ``complete``): one message.
+            if self._chunks is None and request.complete:
+                # All of the body is here (or there is none: Request.complete
+                # says so): one message.
                 self._body_done = True
                 return {"type": "http.request", "body": await request.body(), "more_body": False}
             return await self._next_body()
@@ -131,7 +131,7 @@ class Exchange:
         except HttpError as exc:  # over the body limit: the container's 413 follows
             self.refusal = exc
             return self._told_gone()
-        more = not getattr(request, "complete", False)
+        more = not request.complete
         self._body_done = not more
         return {"type": "http.request", "body": chunk, "more_body": more}
 

@@ -32,7 +32,7 @@ class HttpToolsRequest(Request):
     """A :class:`Request` fed by an :class:`HttpToolsConnection`."""
 
     __slots__ = ("head", "_connection",
-                 "_chunks", "_buffered", "complete", "_error", "_waiter",
+                 "_chunks", "_buffered", "_complete", "_error", "_waiter",
                  "_body", "_headers", "_split", "_query", "paused_reading",
                  "response_started", "writer", "_disconnect_waiter")
 
@@ -42,7 +42,7 @@ class HttpToolsRequest(Request):
         self._chunks: list[bytes] = []
         self._buffered = 0
         # True once the whole body has arrived (at once, when there is none).
-        self.complete = not head.has_body
+        self._complete = not head.has_body
         self._error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._body: bytes | None = None
@@ -123,6 +123,10 @@ class HttpToolsRequest(Request):
         # Gone altogether, or closed its sending side before the body was complete.
         return self._connection.lost or isinstance(self._error, ClientDisconnected)
 
+    @property
+    def complete(self) -> bool:
+        return self._complete
+
     # --- the body: the connection's side ---------------------------------
 
     def _feed(self, data: bytes) -> bool:
@@ -133,12 +137,12 @@ class HttpToolsRequest(Request):
         return self._buffered > self._connection.body_buffer_size
 
     def _end(self) -> None:
-        self.complete = True
+        self._complete = True
         self._wake()
 
     def _fail(self, error: Exception) -> None:
         """The body cannot arrive: a limit was hit, or the client went away."""
-        if not self.complete:
+        if not self._complete:
             self._error = error
             self._wake()
 
@@ -161,7 +165,7 @@ class HttpToolsRequest(Request):
     async def body(self) -> bytes:
         if self._body is not None:
             return self._body
-        if self.complete and self._error is None:
+        if self._complete and self._error is None:
             if not self._chunks:  # no body at all, as for most GETs
                 self._body = b""
                 return b""
@@ -179,7 +183,7 @@ class HttpToolsRequest(Request):
             if self._body:
                 yield self._body
             return
-        if not self.complete:
+        if not self._complete:
             self._connection.send_continue(self)
         while True:
             if self._chunks:
@@ -189,7 +193,7 @@ class HttpToolsRequest(Request):
                 yield data
             elif self._error is not None:
                 raise self._error
-            elif self.complete:
+            elif self._complete:
                 return
             else:
                 if self._connection.lost:
