@@ -31,17 +31,16 @@ import dataclasses
 import importlib.util
 import socket
 import struct
-import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from loop_thread import LoopThread
 
 from aioweb import Config, HttpToolsContainer
-from aioweb.server.lifecycle import new_event_loop
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 LOOP_KINDS = ("asyncio", "uvloop")
@@ -61,13 +60,6 @@ def fixture_loop_kind(request: pytest.FixtureRequest) -> str:
     if kind == "uvloop":
         pytest.importorskip("uvloop")
     return kind
-
-
-def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
-    if kind == "uvloop":
-        import uvloop  # pylint: disable=import-outside-toplevel
-        return uvloop.new_event_loop()
-    return new_event_loop(False)
 
 
 # --- synchronisation between the test thread and the server's loop ------
@@ -114,72 +106,26 @@ def make_event() -> Callable[[], CrossThreadEvent]:
 
 # --- the server under test ------------------------------------------------
 
-class ServerThread:
+class ServerThread(LoopThread):
     """An :class:`HttpToolsContainer` serving on its own loop in a background thread."""
 
     def __init__(self, handler: Any, loop_kind: str, config: Config) -> None:
+        super().__init__(loop_kind, f"aioweb-{loop_kind}", SOCKET_TIMEOUT)
         self.config = config
-        self.loop_kind = loop_kind
-        self.loop = _new_loop(loop_kind)
-        self.loop.set_exception_handler(self._on_loop_error)
-        # What the loop reported through its exception handler: protocol
-        # callbacks that raised, exceptions never retrieved, ... A correct
-        # server reports none; the fixture's teardown checks it.
-        self.loop_errors: list[str] = []
         self.container = HttpToolsContainer(handler, config)
-        self._thread = threading.Thread(target=self._run, name=f"aioweb-{loop_kind}",
-                                        daemon=True)
-        self._started = threading.Event()
-        self._start_error: BaseException | None = None
         self._stopping: concurrent.futures.Future[int] | None = None
 
-    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        self.loop_errors.append(f"{context.get('message')}: {context.get('exception')!r}")
-        loop.default_exception_handler(context)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self.container.start())
-        except BaseException as exc:  # pylint: disable=broad-exception-caught
-            self._start_error = exc
-            self._started.set()
-            return
-        self._started.set()
-        try:
-            self.loop.run_forever()
-        finally:
-            # Whatever the test left behind (a handler aborted at shutdown
-            # and cancelled, say) is finished here, on its own loop.
-            pending = asyncio.all_tasks(self.loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            self.loop.close()
+    async def starting(self) -> None:
+        await self.container.start()
 
     def start(self) -> None:
         """Start the thread; return once the container listens."""
-        self._thread.start()
-        assert self._started.wait(SOCKET_TIMEOUT), "the server did not start"
-        if self._start_error is not None:
-            raise self._start_error
+        self.start_thread()
 
     @property
     def address(self) -> tuple[str, int]:
         """Where the container listens."""
         return self.container.address
-
-    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = SOCKET_TIMEOUT) -> Any:
-        """Run a coroutine on the server's loop and return its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call(self, function: Callable[[], Any]) -> Any:
-        """Call ``function`` on the server's loop (where the container's state lives)."""
-        async def on_loop() -> Any:
-            return function()
-        return self.run(on_loop())
 
     @property
     def connection_count(self) -> int:
@@ -234,7 +180,7 @@ class ServerThread:
 
     def close(self) -> list[str]:
         """Teardown: stop gracefully, end the thread; return what went wrong."""
-        if not self._thread.is_alive():
+        if not self.started:
             return []
         problems = []
         try:
@@ -244,8 +190,7 @@ class ServerThread:
             if left_open:
                 problems.append(f"{left_open} connection(s) still open after stop()")
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(SOCKET_TIMEOUT)
+            self.end_thread()
         if self.loop_errors:
             problems.append("the event loop reported errors: " + "; ".join(self.loop_errors))
         return problems

@@ -26,13 +26,13 @@ from typing import Any
 
 import pytest
 import uvicorn
+from loop_thread import LoopThread
 
 from aioweb import Config, HttpToolsContainer
 from aioweb.asgi import AsgiHandler, Lifespan, TrustedProxies
 from aioweb.asgi.access_log import AccessLog
 from aioweb.asgi.spec import AsgiApp
 from aioweb.contract import Handler, HandlerFunction
-from aioweb.server.lifecycle import new_event_loop
 
 TIMEOUT = 5.0
 
@@ -49,56 +49,24 @@ class Served:
     lifespan: Lifespan | None = None
 
 
-class ServerThread:
+class ServerThread(LoopThread):
     """A container (and an optional lifespan) on its own loop in a thread."""
 
     def __init__(self, handler: Handler | HandlerFunction, config: Config,
                  lifespan: Lifespan | None, loop_kind: str) -> None:
-        self.loop = new_event_loop(loop_kind == "uvloop")
-        self.loop.set_exception_handler(self._on_loop_error)
-        self.errors: list[str] = []
+        super().__init__(loop_kind, f"asgi-{loop_kind}", TIMEOUT)
         self.container = HttpToolsContainer(handler, config)
         self.lifespan = lifespan
         self.handler = handler
-        self._ready = threading.Event()
-        self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        self.errors.append(f"{context.get('message')}: {context.get('exception')!r}")
-        loop.default_exception_handler(context)
-
-    async def _start(self) -> None:
+    async def starting(self) -> None:
         if self.lifespan is not None:
             await self.lifespan.startup()
         await self.container.start()
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._start())
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            self._failure = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            self.loop.run_forever()
-        finally:
-            pending = asyncio.all_tasks(self.loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            self.loop.close()
-
     def start(self) -> Served:
         """Start; return once listening."""
-        self._thread.start()
-        assert self._ready.wait(TIMEOUT), "the server did not start"
-        if self._failure is not None:
-            raise self._failure
+        self.start_thread()
         host, port = self.container.address
         return Served(f"http://{host}:{port}", host, port, self.loop, self.handler, self.lifespan)
 
@@ -109,11 +77,10 @@ class ServerThread:
 
     def stop(self) -> list[str]:
         """Stop gracefully; return what the loop reported."""
-        if self._failure is None:
-            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(TIMEOUT * 2)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(TIMEOUT)
-        return self.errors
+        if self.started:
+            self.run(self._stop(), TIMEOUT * 2)
+            self.end_thread()
+        return self.loop_errors
 
 
 def _config(options: dict[str, Any], gzip: bool = True) -> Config:

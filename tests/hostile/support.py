@@ -12,10 +12,11 @@ import gc
 import os
 import random
 import socket
-import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from typing import Any
+
+from loop_thread import LoopThread
 
 from aioweb import Config, HttpToolsContainer, HttpToolsRequest, Request, Response
 
@@ -26,15 +27,7 @@ SHORT_TIMEOUTS = {field.name: 0.5 for field in dataclasses.fields(Config)
                   if field.name.endswith("_timeout")}
 
 
-def new_loop(name: str) -> asyncio.AbstractEventLoop:
-    """A fresh event loop: asyncio's own or uvloop's."""
-    if name == "uvloop":
-        import uvloop  # pylint: disable=import-outside-toplevel
-        return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
-
-
-class ServerThread:
+class ServerThread(LoopThread):
     """An :class:`HttpToolsContainer` on its own event loop in a daemon thread.
 
     Everything about the container's state is read on its own loop
@@ -42,63 +35,23 @@ class ServerThread:
     """
 
     def __init__(self, handler: Any, loop_name: str, config: Config) -> None:
+        super().__init__(loop_name, f"hostile-{loop_name}", START_TIMEOUT)
         self.loop_name = loop_name
         self.config = config
-        self.loop = new_loop(loop_name)
-        self.loop.set_exception_handler(self._on_loop_error)
-        self.loop_errors: list[str] = []
         self.container = HttpToolsContainer(handler, config)
-        self._thread = threading.Thread(target=self._run, name=f"hostile-{loop_name}",
-                                        daemon=True)
-        self._started = threading.Event()
-        self._start_error: BaseException | None = None
 
-    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        self.loop_errors.append(f"{context.get('message')}: {context.get('exception')!r}")
-        loop.default_exception_handler(context)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self.container.start())
-        except BaseException as exc:  # pylint: disable=broad-exception-caught
-            self._start_error = exc
-            self._started.set()
-            return
-        self._started.set()
-        try:
-            self.loop.run_forever()
-        finally:
-            pending = asyncio.all_tasks(self.loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-            self.loop.close()
+    async def starting(self) -> None:
+        await self.container.start()
 
     def start(self) -> ServerThread:
         """Start the thread; return once the container listens."""
-        self._thread.start()
-        assert self._started.wait(START_TIMEOUT), "the server did not start"
-        if self._start_error is not None:
-            raise self._start_error
+        self.start_thread()
         return self
 
     @property
     def address(self) -> tuple[str, int]:
         """Where the container listens."""
         return self.container.address
-
-    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = START_TIMEOUT) -> Any:
-        """Run a coroutine on the server's loop; its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call(self, function: Callable[[], Any]) -> Any:
-        """Call ``function`` on the server's loop; its result."""
-        async def on_loop() -> Any:
-            return function()
-        return self.run(on_loop())
 
     def figures(self) -> tuple[int, int, int]:
         """(open fds of this process, tasks on the server's loop, open connections)."""
@@ -113,7 +66,7 @@ class ServerThread:
 
     def close(self) -> list[str]:
         """Stop gracefully, end the thread; return what went wrong."""
-        if not self._thread.is_alive():
+        if not self.started:
             return []
         problems = []
         try:
@@ -122,8 +75,7 @@ class ServerThread:
             if left:
                 problems.append(f"{left} connection(s) still open after stop()")
         finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(START_TIMEOUT)
+            self.end_thread()
         if self.loop_errors:
             problems.append("the event loop reported errors: " + "; ".join(self.loop_errors))
         return problems
