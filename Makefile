@@ -1,14 +1,24 @@
-# aioweb's commands. Each target makes the local venv it needs (.venv).
+# aioweb's commands. Each target installs what it needs first: the local venv
+# (.venv) with the project and its Python tools, and, through apt-get when the
+# machine lacks them, the system tools (go for client.go's checks and tests,
+# wrk for the benchmarks). On a fresh machine, `make run` and `make test` are
+# all there is to type.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.run-deps
 STAMP_DEV := $(VENV)/.dev-deps
+# apt-get as root, or through sudo when there is one.
+APT := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo)) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: run test lint typecheck gocheck pytest coverage fuzz load bench bench-core bench-quick clean
+.PHONY: run install test tools lint typecheck gocheck pytest coverage fuzz load bench bench-core \
+	bench-quick clean
 
+# The venv. Debian's python3 ships without the venv module (python3-venv):
+# install it when creating the venv fails.
 $(PY):
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { $(APT) update -qq && $(APT) install -y -qq python3-venv \
+		&& rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(PY)
@@ -23,8 +33,18 @@ $(STAMP_DEV): pyproject.toml $(STAMP_RUN)
 run: $(STAMP_RUN)
 	$(PY) sample_server.py --uvloop
 
-## make test: pylint, mypy --strict, go vet and go test (client.go), then pytest
-test: lint typecheck gocheck pytest
+## make install: the venv with the project and every tool the tests and benchmarks use
+install: $(STAMP_DEV)
+
+## make tools: go (client.go is vetted, tested and run by the tests) and curl, from apt-get
+## when missing
+tools:
+	@command -v go >/dev/null && command -v curl >/dev/null || { $(APT) update -qq \
+		&& $(APT) install -y -qq golang-go curl; }
+
+## make test: installs what is missing, then pylint, mypy --strict, go vet and go test
+## (client.go), then pytest
+test: tools lint typecheck gocheck pytest
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/pylint aioweb sample_server.py client.py tests $(wildcard bench examples scripts)
@@ -32,9 +52,8 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(VENV)/bin/mypy --strict aioweb sample_server.py client.py $(wildcard bench examples scripts)
 
-gocheck:
-	@if command -v go >/dev/null; then go vet ./... && go test ./...; \
-	else echo "go not installed: client.go not checked (.ci/run installs it)"; fi
+gocheck: tools
+	go vet ./... && go test ./...
 
 pytest: $(STAMP_DEV)
 	$(VENV)/bin/pytest -q
@@ -53,7 +72,7 @@ load: $(STAMP_DEV)
 	$(PY) scripts/load_faults.py all
 
 # wrk when apt can install it; without it the drivers build client.go instead.
-WRK_OR_NOT := command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) \
+WRK_OR_NOT := command -v wrk >/dev/null || ($(APT) update -qq && $(APT) install -y -qq wrk) \
 	|| echo "wrk could not be installed: the load generator will be client.go"
 
 ## make bench: every server at 1, 16, 50, 256 connections, 3 rounds (about 6 min when the

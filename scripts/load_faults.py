@@ -38,7 +38,7 @@ if __package__ in (None, ""):  # run as a file: make ``scripts`` importable
 # pylint: disable=wrong-import-position
 from scripts.wire import (LOCALHOST, BadResponse, CutOff, Response, ResponseParser, ServerProcess,
                           connect, get, hostile_server, raise_fd_limit, receive, reset,
-                          sample_server, send_quietly)
+                          sample_server, send_quietly, wait_until)
 
 Address = tuple[str, int]
 GET_KEEP_ALIVE = b"GET / HTTP/1.1\r\nHost: hostile\r\n\r\n"
@@ -68,15 +68,6 @@ class Result:
         lines += [f"   {key}: {value}" for key, value in self.figures.items()]
         lines += ["   PASS"] if self.passed else [f"   FAIL: {f}" for f in self.failures]
         return "\n".join(lines)
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
 
 
 def _still_serves(address: Address) -> bool:
@@ -142,7 +133,7 @@ def idle_connections(count: int = 10_000, loop: str = "uvloop", warmup: int = 10
         warm, errors = asyncio.run(_open_idle(server.address, warmup, 100, 10.0))
         for sock in warm:
             sock.close()
-        _wait_until(lambda: server.stats()["connections"] <= 1, 10.0)
+        wait_until(lambda: server.stats()["connections"] <= 1, 10.0)
         time.sleep(settle)
         before_rss, before_fds = server.rss_kib(), server.fd_count()
         started = time.monotonic()
@@ -165,7 +156,7 @@ def idle_connections(count: int = 10_000, loop: str = "uvloop", warmup: int = 10
         result.check(stats["connections"] >= count, f"server counts {stats['connections']}")
         for sock in opened:
             sock.close()
-        closed = _wait_until(lambda: server.stats()["connections"] <= 1, 30.0, 0.2)
+        closed = wait_until(lambda: server.stats()["connections"] <= 1, 30.0, 0.2)
         result.check(closed, "connections not released after the clients closed")
         result.figures["server RSS after closing them (KiB)"] = server.rss_kib()
         result.check(_still_serves(server.address), "server no longer answers")
@@ -215,7 +206,7 @@ def pipeline_flood(seconds: float = 5.0, clients: int = 1, loop: str = "uvloop",
         answers_meanwhile = _still_serves(server.address)
         for sock in socks:
             reset(sock)
-        released = _wait_until(lambda: server.stats()["connections"] <= 1, 10.0)
+        released = wait_until(lambda: server.stats()["connections"] <= 1, 10.0)
         growth_mib = (peak - before) / 1024
         result.figures.update({
             "bytes accepted by the kernel (MiB)": round(sent / 2**20, 1),
@@ -268,7 +259,7 @@ def slow_reader(seconds: float = 5.0, loop: str = "uvloop", limit_mib: float = 1
         })
         result.check(growth_mib < limit_mib, f"RSS grew {growth_mib:.1f} MiB (limit {limit_mib})")
         result.check(cpu < max(0.5, seconds / 4), f"server used {cpu:.2f} s of CPU: not waiting")
-        result.check(_wait_until(lambda: server.stats()["connections"] <= 1, 10.0),
+        result.check(wait_until(lambda: server.stats()["connections"] <= 1, 10.0),
                      "the streaming connection was not released after the reset")
         result.check(_still_serves(server.address), "server no longer answers")
     return result
@@ -397,7 +388,7 @@ def resets(count: int = 2000, loop: str = "uvloop",
 
             def back(expected: tuple[int, int, int] = before) -> bool:
                 return _figures(server) == expected
-            settled = _wait_until(back, 5.0, 0.1)
+            settled = wait_until(back, 5.0, 0.1)
             after = _figures(server)
             result.figures[kind] = (f"{count} in {elapsed:.1f} s; fds/tasks/connections "
                                     f"before {before}, after {after}")

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -361,6 +361,17 @@ def get(address: tuple[str, int], path: str = "/", timeout: float = 5.0) -> Resp
 
 
 # --- the server's process, seen from outside ----------------------------
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``condition`` until it is true (True) or ``timeout`` seconds pass (False):
+    for state that has no event to wait on, such as a server's counters."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
 
 def rss_kib(pid: int) -> int:
     """Resident set size of a process, KiB (``VmRSS`` in ``/proc/PID/status``)."""

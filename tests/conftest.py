@@ -31,7 +31,6 @@ import dataclasses
 import importlib.util
 import socket
 import struct
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -39,6 +38,7 @@ from typing import Any
 
 import pytest
 from loop_thread import LoopThread
+from scripts.wire import wait_until
 
 from aioweb import Config, HttpToolsContainer
 
@@ -460,12 +460,7 @@ def connect() -> Iterator[Callable[..., RawClient]]:
 def wait_for(condition: Callable[[], bool], timeout: float = SOCKET_TIMEOUT,
              interval: float = 0.01) -> bool:
     """Poll ``condition`` until true or ``timeout``: for state with no event to wait on."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
+    return wait_until(condition, timeout, interval)
 
 
 @pytest.fixture

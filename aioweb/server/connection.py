@@ -172,8 +172,7 @@ class HttpToolsConnection(asyncio.Protocol):
         for request in (self._current, self._receiving, *self._waiting):
             if isinstance(request, HttpToolsRequest):
                 request._disconnected()  # pylint: disable=protected-access
-        self._waiting.clear()
-        self._unparsed = b""
+        self._drop_queued()
         self._receiving = None
         waiter = self._drain_waiter
         if waiter is not None and not waiter.done():
@@ -344,8 +343,7 @@ class HttpToolsConnection(asyncio.Protocol):
         if self.lost:
             return
         if not keep_alive:
-            self._waiting.clear()
-            self._unparsed = b""
+            self._drop_queued()
             if request is not None and not request.complete:
                 # Answered before its body was read: the client may still be
                 # sending it, and closing now would reset the connection
@@ -422,8 +420,7 @@ class HttpToolsConnection(asyncio.Protocol):
                                   writer.content_length_line(len(response.body)), keep_alive=False)
         # RFC 9110 §9.3.2: a response to HEAD never has content, even a refusal.
         self.write(head if rejection.method == "HEAD" else head + response.body)
-        self._waiting.clear()
-        self._unparsed = b""
+        self._drop_queued()
         self._reader.finished = True  # whatever comes next is discarded unread
         self._linger()
 
@@ -440,6 +437,11 @@ class HttpToolsConnection(asyncio.Protocol):
             transport.write_eof()
         else:
             transport.close()
+
+    def _drop_queued(self) -> None:
+        """Forget the requests waiting their turn, parsed or not: none will be answered."""
+        self._waiting.clear()
+        self._unparsed = b""
 
     def _close(self) -> None:
         if self.transport is not None and not self.lost:

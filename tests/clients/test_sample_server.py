@@ -54,3 +54,18 @@ def test_post_against_the_sample_server(run_json: RunClient, sample_url: str) ->
                       "-url", sample_url)
     assert_clean(report, 300)
     assert report["bytes_read"] >= 300 * len("hello aioweb"), report
+
+
+def test_curl_reuses_one_connection_and_gets_its_body_back(sample_url: str) -> None:
+    """curl, a real client: two POSTs on one command line go over one kept-alive
+    connection, each echoed whole, and a chunked upload comes back de-chunked."""
+    result = subprocess.run(
+        ["curl", "-sS", "-v", "--max-time", "10",
+         "--data-binary", "first body", sample_url + "a", "--next",
+         "--data-binary", "second", sample_url + "b", "--next",
+         "-H", "Transfer-Encoding: chunked", "--data-binary", "chunked one", sample_url + "c"],
+        capture_output=True, text=True, check=True, timeout=20)
+    assert result.stdout == "first bodysecondchunked one"
+    assert result.stderr.count("Connected to") == 1, result.stderr  # curl opened one connection
+    assert "Re-using existing connection" in result.stderr or \
+        "Reusing existing" in result.stderr, result.stderr
