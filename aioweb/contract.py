@@ -27,15 +27,20 @@ from aioweb.headers import Headers
 # What a response body may be: bytes sent as one piece, or an async iterator
 # of chunks sent as they come (chunked encoding when no Content-Length is set).
 Body = bytes | str | AsyncIterable[bytes]
+# One response header. Text is what a handler usually writes; bytes are what
+# an ASGI app hands over, and they pass through unconverted. Either way the
+# container checks both parts before a byte is written.
+Header = tuple[str | bytes, str | bytes]
 
 
 class Response:
     """Plain data: a status, headers and a body, built by a handler.
 
     ``Response(b"hi")`` is a 200 with a two-byte body. ``headers`` may be a
-    mapping or a list of ``(name, value)`` pairs; a list keeps duplicates
-    (several ``Set-Cookie``, say). A ``str`` body is encoded as UTF-8 and, when
-    no Content-Type is given, sent as ``text/plain; charset=utf-8``.
+    mapping or a list of ``(name, value)`` pairs, text or ISO-8859-1 bytes; a
+    list keeps duplicates (several ``Set-Cookie``, say). A ``str`` body is
+    encoded as UTF-8 and, when no Content-Type is given, sent as
+    ``text/plain; charset=utf-8``.
 
     The container adds ``Date``, ``Server``, the framing headers
     (``Content-Length`` or ``Transfer-Encoding``) and ``Connection`` itself.
@@ -46,11 +51,11 @@ class Response:
     __slots__ = ("status", "headers", "body")
 
     def __init__(self, body: Body = b"", status: int = 200,
-                 headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+                 headers: Mapping[str, str] | Iterable[Header] | None = None,
                  *, content_type: str | None = None) -> None:
         self.status = status
         if headers is None:
-            pairs: list[tuple[str, str]] = []
+            pairs: list[Header] = []
         elif type(headers) is list:  # pylint: disable=unidiomatic-typecheck
             pairs = headers.copy()  # the common case, without the costly Mapping check
         elif isinstance(headers, Mapping):
@@ -63,7 +68,7 @@ class Response:
                 content_type = "text/plain; charset=utf-8"
         if content_type is not None:
             pairs.append(("Content-Type", content_type))
-        self.headers: list[tuple[str, str]] = pairs
+        self.headers: list[Header] = pairs
         self.body: bytes | AsyncIterable[bytes] = body
 
     def __repr__(self) -> str:
@@ -124,6 +129,12 @@ class Request(abc.ABC):
 
     @property
     @abc.abstractmethod
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The header ``(name, value)`` byte pairs as the client sent them, in
+        order (what :attr:`headers` decodes on demand; an ASGI scope's source)."""
+
+    @property
+    @abc.abstractmethod
     def client(self) -> tuple[str, int] | None:
         """The peer's (host, port), or None where the socket has none (Unix sockets)."""
 
@@ -177,7 +188,7 @@ class Request(abc.ABC):
         """Write a whole response now."""
 
     @abc.abstractmethod
-    def start_response(self, status: int, headers: Iterable[tuple[str, str]],
+    def start_response(self, status: int, headers: Iterable[Header],
                        content_length: int | None = None) -> ResponseWriter:
         """Write the head of a response whose body follows piece by piece.
 

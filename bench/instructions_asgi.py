@@ -31,6 +31,9 @@ The stages (``GET /`` unless said otherwise):
   Router's fallback, reached by the ways docs/asgi.md ("Eagerness") compares
 - ``router-native``, ``router-lazy-native``: ``GET /native``, a native route
   of the same Routers
+- ``uvicorn-raw``, ``uvicorn-echo``: the peer, for scale: uvicorn's own
+  httptools protocol serving ``asgi-raw``'s and ``asgi-echo``'s apps, fed and
+  drained the same way (no access log, as ``make bench`` runs it)
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ COUNTS = {
     "router-two-tasks": (2_000, 12_000),
     "router-native": (2_000, 12_000),
     "router-lazy-native": (2_000, 12_000),
+    "uvicorn-raw": (2_000, 12_000),
+    "uvicorn-echo": (2_000, 12_000),
 }
 STAGES = tuple(COUNTS)
 
@@ -83,6 +88,10 @@ class _FakeTransport:
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         """No buffer."""
+
+    def is_closing(self) -> bool:
+        """Never: see close()."""
+        return False
 
     def pause_reading(self) -> None:
         """Never paused: requests are fed one at a time."""
@@ -120,14 +129,28 @@ def _handler(stage: str) -> Any:
     return handlers[stage]()
 
 
-async def _drive(stage: str, count: int) -> None:
+def _connection(stage: str, loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
+    """The server side of one connection: aioweb's, or uvicorn's for its stages."""
     # pylint: disable=import-outside-toplevel
+    if stage.startswith("uvicorn-"):
+        import uvicorn
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+        from uvicorn.server import ServerState as UvicornState
+
+        app = "examples.asgi_hello:app" if stage == "uvicorn-raw" else "bench.asgi_echo:app"
+        config = uvicorn.Config(app, http="httptools", lifespan="off", access_log=False,
+                                log_level="warning")
+        return HttpToolsProtocol(config, UvicornState(), {}, loop)
     from aioweb import Config
     from aioweb.server.connection import HttpToolsConnection
     from aioweb.server.container import ServerState
 
+    return HttpToolsConnection(ServerState(Config(gzip=False), _handler(stage), loop))
+
+
+async def _drive(stage: str, count: int) -> None:
     loop = asyncio.get_running_loop()
-    connection = HttpToolsConnection(ServerState(Config(gzip=False), _handler(stage), loop))
+    connection = _connection(stage, loop)
     transport = _FakeTransport()
     connection.connection_made(cast(asyncio.Transport, transport))
     request = request_for(stage)

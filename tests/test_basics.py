@@ -285,3 +285,19 @@ def test_request_attributes(serve, connect) -> None:
     assert first["server"] == list(server.address)
     # RFC 9112 §3.2.2: absolute-form, the path and query are taken from the URI.
     assert (absolute["path"], absolute["query_string"]) == ("/abs/path", "q=v")
+
+
+def test_response_headers_may_be_bytes(serve, connect) -> None:
+    """Header pairs given as bytes (or text and bytes mixed) go out as given;
+    the handler's Content-Length is checked against the body like a text one."""
+    async def handler(_request: Request) -> Response:
+        return Response(b"hi", headers=[(b"x-raw", b"\xe9t\xe9"), ("X-Text", b"mixed"),
+                                        (b"content-length", b"2")])
+    server = serve(handler)
+    client = connect(server.address)
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    response = client.read_response()
+    assert (response.status, response.body) == (200, b"hi")
+    assert response.header("x-raw") == "\xe9t\xe9"
+    assert response.header("x-text") == "mixed"
+    assert response.header("content-length") == "2"

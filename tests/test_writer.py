@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from typing import Any
 
 import pytest
 
@@ -48,6 +49,13 @@ def test_encode_headers_takes_framing_and_connection_out() -> None:
     assert close is True
 
 
+def test_encode_headers_takes_bytes_as_they_are() -> None:
+    """Bytes pairs (an ASGI app's) are written unconverted; text and bytes may mix."""
+    assert writer.encode_headers([(b"x-a", b"1"), ("X-B", b"\xe9"), (b"x-c", "\xe9"),
+                                  (b"content-length", b"7"), (b"connection", b"close")]) == (
+        b"x-a: 1\r\nX-B: \xe9\r\nx-c: \xe9\r\n", 7, True)
+
+
 def test_encode_headers_without_framing_headers() -> None:
     """No Content-Length set means None; no Connection: close means keep."""
     assert writer.encode_headers([("Content-Type", "text/plain")]) == (
@@ -65,8 +73,17 @@ def test_encode_headers_without_framing_headers() -> None:
     ("", "v"),
     ("X-Snowman", "\u2603"),
     ("Content-Length", "12abc"),
+    (b"X-Evil", b"a\r\nSet-Cookie: pwned=1"),
+    (b"X-Evil", b"a\x00b"),
+    (b"X-Evil\r\nSet-Cookie", b"pwned=1"),
+    (b"Bad Name", b"v"),
+    (b"Content-Length", b"12abc"),
+    ("X-Evil", 12),
+    (b"X-Evil", None),
+    (12, b"v"),
+    (bytearray(b"X-Evil"), b"v"),
 ])
-def test_encode_headers_refuses_what_would_split_the_response(name: str, value: str) -> None:
+def test_encode_headers_refuses_what_would_split_the_response(name: Any, value: Any) -> None:
     """RFC 9110 §5.1, §5.5: names are tokens, values have no CR, LF or NUL, all
     ISO-8859-1; anything else is refused before a byte is written."""
     with pytest.raises(ResponseHeaderError):

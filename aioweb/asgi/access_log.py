@@ -23,8 +23,8 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 
-from aioweb.contract import (Handler, HandlerFunction, Request, Response, ResponseLike,
-                             ResponseWriter)
+from aioweb.contract import (Handler, HandlerFunction, Header, Request, Response,
+                             ResponseLike, ResponseWriter)
 from aioweb.errors import ClientDisconnected, HttpError
 from aioweb.headers import Headers
 
@@ -92,7 +92,7 @@ class _RecordingRequest(Request):
         self.note(response.status)
         await self._inner.send(response)
 
-    def start_response(self, status: int, headers: Iterable[tuple[str, str]],
+    def start_response(self, status: int, headers: Iterable[Header],
                        content_length: int | None = None) -> ResponseWriter:
         writer = self._inner.start_response(status, headers, content_length)
         self.note(status)  # after: a refused header raises, and the handler's 500 is logged
@@ -138,6 +138,10 @@ class _RecordingRequest(Request):
     @property
     def headers(self) -> Headers:
         return self._inner.headers
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        return self._inner.raw_headers
 
     @property
     def client(self) -> tuple[str, int] | None:

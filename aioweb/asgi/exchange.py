@@ -28,7 +28,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 
 from aioweb.asgi.spec import Message
-from aioweb.contract import Request, Response, ResponseWriter
+from aioweb.contract import Header, Request, Response, ResponseWriter
 from aioweb.errors import ClientDisconnected, HttpError
 
 # Where the response is. A response is "started" for the client (its head is
@@ -37,38 +37,34 @@ IDLE, HEAD_HELD, STREAMING, DONE = range(4)
 
 
 class _CheckedResponse(Response):
-    """A Response made from parts already in shape (bytes body, a list of text pairs).
+    """A Response made from parts already in shape (a bytes body, a list of pairs).
 
     Response's own constructor accepts many shapes (str bodies, mappings) and
     pays for the checks on every call; a whole-body ASGI response, the most
-    common response there is, needs none of them.
+    common response there is, needs none of them. The app's byte pairs go to
+    the container as they are: it checks and writes bytes and text alike.
     """
 
     __slots__ = ()
 
     def __init__(self, body: bytes, status: int,  # pylint: disable=super-init-not-called
-                 headers: list[tuple[str, str]]) -> None:
+                 headers: list[Header]) -> None:
         self.status = status
         self.headers = headers
         self.body = body
 
 
-def decode_headers(raw: Iterable[tuple[bytes, bytes]]) -> tuple[list[tuple[str, str]], int | None]:
-    """ASGI's byte pairs as the container's text pairs, and the Content-Length if set.
+def declared_length(headers: Iterable[Header]) -> int | None:
+    """The Content-Length an app's headers declare, if any (and well formed).
 
-    ISO-8859-1 maps bytes to text one to one, so nothing is lost; the
-    container encodes them back and refuses any that would split the response.
+    The container checks the headers again (and refuses a malformed length);
+    this is only to know, before writing, whether the body will match it.
     """
-    pairs = []
-    length = None
-    for name, value in raw:
-        text_value = value.decode("latin-1")
-        # ASGI names are lower-case by convention: compare as they are first.
-        if (name == b"content-length" or len(name) == 14 and name.lower() == b"content-length") \
-                and text_value.isdigit():
-            length = int(text_value)
-        pairs.append((name.decode("latin-1"), text_value))
-    return pairs, length
+    for name, value in headers:
+        # ASGI names are lower-case bytes: a length test first is cheapest.
+        if len(name) == 14 and name.lower() == b"content-length":
+            return int(value) if isinstance(value, bytes) and value.isdigit() else None
+    return None
 
 
 class Exchange:
@@ -195,7 +191,10 @@ class Exchange:
         body = message.get("body", b"")
         if type(body) is not bytes:  # pylint: disable=unidiomatic-typecheck
             body = bytes(body)
-        headers, length = decode_headers(start.get("headers", ()))
+        headers = start.get("headers", ())
+        if type(headers) is not list:  # pylint: disable=unidiomatic-typecheck
+            headers = list(headers)  # any iterable of pairs will do (ASGI spec)
+        length = declared_length(headers)
         request = self.request
         if not message.get("more_body", False):
             if length is None or length == len(body):

@@ -98,7 +98,7 @@ class AsgiHandler(Handler):
         # bytes already, so only the name changes (no bytes -> str -> bytes).
         # A plain loop: on Python 3.11 a comprehension is a call of its own.
         headers = []
-        for name, value in request.headers.raw:
+        for name, value in request.raw_headers:
             headers.append((name.lower(), value))
         client = request.client
         scheme = "http"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterable
 
 # Types that shrink: text and the structured-text formats.
 _COMPRESSIBLE_PREFIXES = ("text/", "application/json", "application/javascript",
@@ -55,7 +56,8 @@ def _q_value(params: bytes) -> float:
         return 0.0
 
 
-def gzip_headers(status: int, headers: list[tuple[str, str]]) -> list[tuple[str, str]] | None:
+def gzip_headers(status: int, headers: Iterable[tuple[str | bytes, str | bytes]]
+                 ) -> list[tuple[str, str]] | None:
     """The response's headers once its body is gzipped, or None to send it as it is.
 
     None for a 206, a response with Content-Range or Content-Encoding, and
@@ -64,11 +66,15 @@ def gzip_headers(status: int, headers: list[tuple[str, str]]) -> list[tuple[str,
     it names it (or ``*``) already, and a Content-Length is dropped (the
     container frames the compressed body).
     """
-    if status == 206 or not _worth_compressing(headers):
+    if status == 206:
+        return None
+    # Off the hot path (compressing costs far more): bytes pairs become text.
+    text_pairs = [(_text(name), _text(value)) for name, value in headers]
+    if not _worth_compressing(text_pairs):
         return None
     pairs = [("content-encoding", "gzip")]
     varies = False
-    for name, value in headers:
+    for name, value in text_pairs:
         lowered = name.lower()
         if lowered == "etag" and value.startswith('"'):
             value = "W/" + value
@@ -81,6 +87,11 @@ def gzip_headers(status: int, headers: list[tuple[str, str]]) -> list[tuple[str,
     if not varies:
         pairs.append(("vary", "Accept-Encoding"))
     return pairs
+
+
+def _text(part: str | bytes) -> str:
+    # The headers were checked already (writer.encode_headers): bytes or str.
+    return part.decode("latin-1") if isinstance(part, bytes) else part
 
 
 def _worth_compressing(headers: list[tuple[str, str]]) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from http import HTTPStatus
 
 from aioweb.errors import ResponseHeaderError
@@ -21,9 +22,10 @@ CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
 # RFC 9110 §5.1: a field name is a token; §5.5: a value has no CR, LF or NUL.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\x00]")
-# Header names seen and found to be tokens, with their bytes and lower-cased
-# bytes. Bounded: a handler that makes up names cannot grow it without end.
-_checked_names: dict[str, tuple[bytes, bytes]] = {}
+# Header names seen and found to be tokens (as text or bytes, as handlers give
+# them), with their bytes and lower-cased bytes. Bounded: a handler that makes
+# up names cannot grow it without end.
+_checked_names: dict[str | bytes, tuple[bytes, bytes]] = {}
 _CHECKED_NAMES_MAX = 1024
 # Headers the container owns: it frames the body itself.
 _FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
@@ -54,8 +56,9 @@ def body_allowed(method: str, status: int) -> bool:
     return not (method == "HEAD" or status < 200 or status == 204 or status == 304)
 
 
-def encode_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int | None, bool]:
-    """Check and encode a handler's headers.
+def encode_headers(headers: Iterable[tuple[str | bytes, str | bytes]]
+                   ) -> tuple[bytes, int | None, bool]:
+    """Check and encode a handler's headers, given as text or as bytes.
 
     Returns the encoded lines, the Content-Length the handler set (or None),
     and whether it asked for ``Connection: close``. Framing headers are taken
@@ -67,12 +70,10 @@ def encode_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int | None, b
     for name, value in headers:
         # A server sends the same few names over and over: each is checked
         # once, then found in _checked_names.
-        checked = _checked_names.get(name) if type(name) is str else None  # pylint: disable=unidiomatic-typecheck
+        kind = type(name)
+        checked = _checked_names.get(name) if kind is str or kind is bytes else None
         raw_name, lowered = checked if checked is not None else _check_name(name)
-        try:
-            raw_value = value.encode("latin-1")
-        except (UnicodeEncodeError, AttributeError) as exc:
-            raise ResponseHeaderError(f"header {name!r} is not ISO-8859-1 text") from exc
+        raw_value = value if type(value) is bytes else _encode_value(name, value)  # pylint: disable=unidiomatic-typecheck
         if _FORBIDDEN_IN_VALUE.search(raw_value):
             raise ResponseHeaderError(f"header {name!r} would split the response")
         if lowered in _FRAMING_HEADERS:
@@ -88,12 +89,27 @@ def encode_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int | None, b
     return b"".join(lines), content_length, close
 
 
-def _check_name(name: str) -> tuple[bytes, bytes]:
+def _encode_value(name: object, value: object) -> bytes:
+    if isinstance(value, str):
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError as exc:
+            raise ResponseHeaderError(f"header {name!r} is not ISO-8859-1 text") from exc
+    raise ResponseHeaderError(f"header {name!r} has a {type(value).__name__} value, "
+                              "not str or bytes")
+
+
+def _check_name(name: object) -> tuple[bytes, bytes]:
     """A header name as bytes, and lower-cased; refused unless it is a token."""
-    try:
-        raw_name = name.encode("latin-1")
-    except (UnicodeEncodeError, AttributeError) as exc:
-        raise ResponseHeaderError(f"header {name!r} is not ISO-8859-1 text") from exc
+    if isinstance(name, str):
+        try:
+            raw_name = name.encode("latin-1")
+        except UnicodeEncodeError as exc:
+            raise ResponseHeaderError(f"header {name!r} is not ISO-8859-1 text") from exc
+    elif type(name) is bytes:  # pylint: disable=unidiomatic-typecheck
+        raw_name = name
+    else:
+        raise ResponseHeaderError(f"header name {name!r} is not str or bytes")
     if _TOKEN.fullmatch(raw_name) is None:
         raise ResponseHeaderError(f"header {name!r} would split the response")
     checked = (raw_name, raw_name.lower())

@@ -223,7 +223,7 @@ class HttpToolsConnection(asyncio.Protocol):
             # the response in flight will say Connection: close.
             self._reader.finished = True
             return
-        request = HttpToolsRequest(head, self)
+        request = HttpToolsRequest(head, self)  # pylint: disable=abstract-class-instantiated
         if head.has_body:
             self._receiving = request
         self._waiting.append(request)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from aioweb.contract import Request, Response
+from aioweb.contract import Header, Request, Response
 from aioweb.errors import ClientDisconnected
 from aioweb.headers import Headers
 from aioweb.http11 import writer
@@ -28,16 +28,35 @@ if TYPE_CHECKING:
     from aioweb.server.connection import HttpToolsConnection
 
 
-class HttpToolsRequest(Request):
+class HttpToolsRequest(Request):  # pylint: disable=abstract-method  # (slots below)
     """A :class:`Request` fed by an :class:`HttpToolsConnection`."""
 
-    __slots__ = ("head", "_connection",
+    # The request line's parts and the addresses are plain attributes, not
+    # properties: they are set once, here, and read often (an ASGI scope
+    # reads seven of them), and reading a slot costs far less than calling a
+    # property. A slot also implements the contract's abstract property.
+    __slots__ = ("head", "method", "http_version", "keep_alive", "raw_path", "query_string",
+                 "raw_headers", "client", "server", "_connection",
                  "_chunks", "_buffered", "_complete", "_error", "_waiter",
-                 "_body", "_headers", "_split", "_query", "paused_reading",
+                 "_body", "_headers", "_query", "paused_reading",
                  "response_started", "writer", "_disconnect_waiter")
 
     def __init__(self, head: RequestHead, connection: HttpToolsConnection) -> None:
         self.head = head
+        self.method: str = head.method
+        self.http_version: str = head.http_version
+        self.keep_alive: bool = head.keep_alive
+        target = head.target
+        if target[:1] == b"/" or target == b"*":
+            raw_path, _, query = target.partition(b"?")
+        else:  # absolute-form, "GET http://host/path HTTP/1.1" (RFC 9112 §3.2.2)
+            url = httptools.parse_url(target)
+            raw_path, query = url.path or b"/", url.query or b""
+        self.raw_path: bytes = raw_path
+        self.query_string: bytes = query
+        self.raw_headers: list[tuple[bytes, bytes]] = head.headers
+        self.client: tuple[str, int] | None = connection.peer
+        self.server: tuple[str, int] | None = connection.local
         self._connection = connection
         self._chunks: list[bytes] = []
         self._buffered = 0
@@ -47,7 +66,6 @@ class HttpToolsRequest(Request):
         self._waiter: asyncio.Future[None] | None = None
         self._body: bytes | None = None
         self._headers: Headers | None = None
-        self._split: tuple[bytes, bytes] | None = None
         self._query: dict[str, list[str]] | None = None
         # Whether this request's full buffer is why the connection stopped reading.
         self.paused_reading = False
@@ -58,39 +76,11 @@ class HttpToolsRequest(Request):
     # --- the head, decoded only when asked --------------------------------
 
     @property
-    def method(self) -> str:
-        return self.head.method
-
-    @property
-    def http_version(self) -> str:
-        return self.head.http_version
-
-    @property
-    def keep_alive(self) -> bool:
-        return self.head.keep_alive
-
-    @property
     def headers(self) -> Headers:
         headers = self._headers
         if headers is None:
-            headers = self._headers = Headers(self.head.headers)
+            headers = self._headers = Headers(self.raw_headers)
         return headers
-
-    def _path_and_query(self) -> tuple[bytes, bytes]:
-        split = self._split
-        if split is None:
-            target = self.head.target
-            if target.startswith(b"/") or target == b"*":
-                raw_path, _, query = target.partition(b"?")
-            else:  # absolute-form, "GET http://host/path HTTP/1.1" (RFC 9112 §3.2.2)
-                url = httptools.parse_url(target)
-                raw_path, query = url.path or b"/", url.query or b""
-            split = self._split = (raw_path, query)
-        return split
-
-    @property
-    def raw_path(self) -> bytes:
-        return self._path_and_query()[0]
 
     @property
     def path(self) -> str:
@@ -100,23 +90,11 @@ class HttpToolsRequest(Request):
         return urllib.parse.unquote_to_bytes(raw_path).decode("utf-8", "replace")
 
     @property
-    def query_string(self) -> bytes:
-        return self._path_and_query()[1]
-
-    @property
     def query(self) -> Mapping[str, list[str]]:
         if self._query is None:
             self._query = urllib.parse.parse_qs(self.query_string.decode("latin-1"),
                                                 keep_blank_values=True)
         return self._query
-
-    @property
-    def client(self) -> tuple[str, int] | None:
-        return self._connection.peer
-
-    @property
-    def server(self) -> tuple[str, int] | None:
-        return self._connection.local
 
     @property
     def is_disconnected(self) -> bool:
@@ -221,7 +199,7 @@ class HttpToolsRequest(Request):
         if streaming is not None:
             await streaming
 
-    def start_response(self, status: int, headers: Iterable[tuple[str, str]],
+    def start_response(self, status: int, headers: Iterable[Header],
                        content_length: int | None = None) -> ResponseBodyWriter:
         if self.response_started:
             raise RuntimeError("this request has already been answered")

@@ -31,6 +31,12 @@ def _bad_response(kind: str) -> Response:
         "non-latin-1-value": [("X-Test", "a\u2028X-Injected: 1")],
         "crlf-in-set-cookie": [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2" + INJECTED)],
         "crlf-in-content-length": [("Content-Length", "2" + INJECTED)],
+        # Bytes pairs (as an ASGI app gives them) pass through unconverted:
+        # they are checked all the same.
+        "bytes-crlf-in-value": [(b"X-Test", b"a" + INJECTED.encode())],
+        "bytes-nul-in-value": [(b"X-Test", b"a\x00X-Injected: 1")],
+        "bytes-crlf-in-name": [(b"X-Test" + INJECTED.encode(), b"a")],
+        "text-name-bytes-value": [("X-Test", b"a\nX-Injected: 1")],
     }.get(kind)
     if headers is not None:
         return Response(b"ok", headers=headers)
@@ -40,7 +46,8 @@ def _bad_response(kind: str) -> Response:
 
 SPLIT_KINDS = ["crlf-in-value", "lf-in-value", "cr-in-value", "nul-in-value", "crlf-in-name",
                "colon-in-name", "non-latin-1-value", "crlf-in-set-cookie",
-               "crlf-in-content-length", "crlf-in-content-type"]
+               "crlf-in-content-length", "crlf-in-content-type", "bytes-crlf-in-value",
+               "bytes-nul-in-value", "bytes-crlf-in-name", "text-name-bytes-value"]
 
 
 async def splitting_handler(request: Request) -> Response | None:
