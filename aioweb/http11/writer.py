@@ -74,8 +74,8 @@ def encode_headers(headers: Iterable[tuple[str | bytes, str | bytes]]
         checked = _checked_names.get(name) if kind is str or kind is bytes else None
         raw_name, lowered = checked if checked is not None else _check_name(name)
         raw_value = value if type(value) is bytes else _encode_value(name, value)  # pylint: disable=unidiomatic-typecheck
-        if _FORBIDDEN_IN_VALUE.search(raw_value):
-            raise ResponseHeaderError(f"header {name!r} would split the response")
+        # The headers the container writes itself are read, never written:
+        # only the values that go out need the check for CR, LF and NUL.
         if lowered in _FRAMING_HEADERS:
             if lowered == b"content-length":
                 if not raw_value.isdigit():
@@ -85,6 +85,8 @@ def encode_headers(headers: Iterable[tuple[str | bytes, str | bytes]]
         if lowered == b"connection":
             close = close or b"close" in raw_value.lower()
             continue
+        if _FORBIDDEN_IN_VALUE.search(raw_value):
+            raise ResponseHeaderError(f"header {name!r} would split the response")
         lines.append(b"%s: %s\r\n" % (raw_name, raw_value))
     return b"".join(lines), content_length, close
 
