@@ -11,7 +11,7 @@ STAMP_DEV := $(VENV)/.dev-deps
 # apt-get as root, or through sudo when there is one.
 APT := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo)) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: run install test tools lint typecheck gocheck pytest coverage fuzz load bench bench-core \
+.PHONY: run install test tools lint typecheck gocheck pytest coverage fuzz load bench bench-core bench-cost \
 	bench-quick clean
 
 # The venv. Debian's python3 ships without the venv module (python3-venv):
@@ -87,6 +87,15 @@ bench: $(STAMP_DEV)
 bench-core: $(STAMP_DEV)
 	@$(WRK_OR_NOT)
 	$(PY) bench/bench_core.py --rounds 3 --duration 5 --markdown
+
+## make bench-cost: instructions per request on the wire (perf stat on the server's CPU),
+## each server at 50 and 256 connections; steady where req/s move with the neighbours
+bench-cost: $(STAMP_DEV)
+	@$(WRK_OR_NOT)
+	@command -v perf >/dev/null || ($(APT) update -qq && $(APT) install -y -qq linux-perf) \
+		|| echo "perf could not be installed (apt-get install linux-perf)"
+	$(PY) -m bench.wire_cost --connections 50
+	$(PY) -m bench.wire_cost --connections 256
 
 ## make bench-quick: one round of 2 s runs at 16 and 256 connections, no re-runs (under a
 ## minute); a smoke test: plots go to bench/results/quick/, the docs are left alone

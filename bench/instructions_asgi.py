@@ -31,9 +31,10 @@ The stages (``GET /`` unless said otherwise):
   Router's fallback, reached by the ways docs/asgi.md ("Eagerness") compares
 - ``router-native``, ``router-lazy-native``: ``GET /native``, a native route
   of the same Routers
-- ``uvicorn-raw``, ``uvicorn-echo``: the peer, for scale: uvicorn's own
-  httptools protocol serving ``asgi-raw``'s and ``asgi-echo``'s apps, fed and
-  drained the same way (no access log, as ``make bench`` runs it)
+- ``uvicorn-raw``, ``uvicorn-echo``, ``uvicorn-fastapi``: the peer, for scale:
+  uvicorn's own httptools protocol serving ``asgi-raw``'s, ``asgi-echo``'s and
+  ``asgi-fastapi``'s apps, fed and drained the same way (no access log, as
+  ``make bench`` runs it)
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ COUNTS = {
     "router-lazy-native": (2_000, 12_000),
     "uvicorn-raw": (2_000, 12_000),
     "uvicorn-echo": (2_000, 12_000),
+    "uvicorn-fastapi": (500, 2_500),
 }
 STAGES = tuple(COUNTS)
 
@@ -137,7 +139,8 @@ def _connection(stage: str, loop: asyncio.AbstractEventLoop) -> asyncio.Protocol
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
         from uvicorn.server import ServerState as UvicornState
 
-        app = "examples.asgi_hello:app" if stage == "uvicorn-raw" else "bench.asgi_echo:app"
+        app = {"uvicorn-raw": "examples.asgi_hello:app", "uvicorn-echo": "bench.asgi_echo:app",
+               "uvicorn-fastapi": "examples.asgi_hello:fastapi_app"}[stage]
         config = uvicorn.Config(app, http="httptools", lifespan="off", access_log=False,
                                 log_level="warning")
         return HttpToolsProtocol(config, UvicornState(), {}, loop)

@@ -163,13 +163,15 @@ class RequestReader:
         if len(self._headers) >= self._max_headers:
             raise _Refuse(431, "too many headers")
         self._headers.append((name, value))
-        size = len(name)
-        # Comparing a length first is cheaper than lower-casing every name.
-        if size == 4:
-            if name.lower() == b"host":
+        # The few names the rules below care about, found by their length
+        # first: cheaper than lower-casing every name, and a name that only
+        # shares a length with one (User-Agent, Connection) costs no call.
+        special = _SPECIAL_NAMES.get(len(name))
+        if special is not None and name.lower() == special:
+            if special == b"host":
                 self._host_count += 1
-        elif size in _FRAMING_NAME_LENGTHS:
-            self._framing_header(name.lower(), value)
+            else:
+                self._framing_header(special, value)
 
     def _framing_header(self, name: bytes, value: bytes) -> None:
         if name == b"content-length":
@@ -258,8 +260,10 @@ class RequestReader:
             self.finished = True  # later bytes on this connection are never read
 
 
-# Lengths of b"expect", b"upgrade", b"connection", b"content-length", b"transfer-encoding".
-_FRAMING_NAME_LENGTHS = frozenset({6, 7, 10, 14, 17})
+# The request headers that decide something here, by length (each length is
+# unique among them): Host, and the ones that frame or steer the request.
+_SPECIAL_NAMES = {len(name): name for name in (
+    b"host", b"expect", b"upgrade", b"connection", b"content-length", b"transfer-encoding")}
 
 
 def _valid_other_form(target: bytes, method: str) -> bool:

@@ -307,9 +307,7 @@ class HttpToolsConnection(asyncio.Protocol):
 
     def keep_alive_after(self, request: HttpToolsRequest, handler_says_close: bool) -> bool:
         """Whether the connection stays open after this request's response."""
-        # The slot behind request.complete, read directly on this hot path.
-        return (request.head.keep_alive and self._keep_alive
-                and request._complete  # pylint: disable=protected-access
+        return (request.keep_alive and self._keep_alive and request.complete
                 and not handler_says_close
                 and not (self._closing and not self._waiting and not self._unparsed))
 

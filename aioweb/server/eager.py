@@ -69,6 +69,9 @@ def start_eagerly(coro: Coroutine[Any, Any, None], loop: asyncio.AbstractEventLo
         waiting_on = context.run(coro.send, None)
     except StopIteration:
         return None
-    # A bare ``yield`` (asyncio.sleep(0)) yields None: the Task then simply
-    # steps again on the next loop iteration, which is what sleep(0) means.
+    if waiting_on is None:
+        # A bare ``yield`` (asyncio.sleep(0): "let the others run first").
+        # A Task's first step is a send(None), which is exactly how that
+        # yield resumes: the Task can take the coroutine as it is.
+        return loop.create_task(coro, context=context)
     return loop.create_task(_Resumed(coro, waiting_on), context=context)

@@ -37,7 +37,7 @@ class HttpToolsRequest(Request):  # pylint: disable=abstract-method  # (slots be
     # property. A slot also implements the contract's abstract property.
     __slots__ = ("head", "method", "http_version", "keep_alive", "raw_path", "query_string",
                  "raw_headers", "client", "server", "_connection",
-                 "_chunks", "_buffered", "_complete", "_error", "_waiter",
+                 "_chunks", "_buffered", "complete", "_error", "_waiter",
                  "_body", "_headers", "_query", "paused_reading",
                  "response_started", "writer", "_disconnect_waiter")
 
@@ -61,7 +61,8 @@ class HttpToolsRequest(Request):  # pylint: disable=abstract-method  # (slots be
         self._chunks: list[bytes] = []
         self._buffered = 0
         # True once the whole body has arrived (at once, when there is none).
-        self._complete = not head.has_body
+        # A slot the connection sets, read as the contract's property.
+        self.complete: bool = not head.has_body
         self._error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._body: bytes | None = None
@@ -101,10 +102,6 @@ class HttpToolsRequest(Request):  # pylint: disable=abstract-method  # (slots be
         # Gone altogether, or closed its sending side before the body was complete.
         return self._connection.lost or isinstance(self._error, ClientDisconnected)
 
-    @property
-    def complete(self) -> bool:
-        return self._complete
-
     # --- the body: the connection's side ---------------------------------
 
     def _feed(self, data: bytes) -> bool:
@@ -115,12 +112,12 @@ class HttpToolsRequest(Request):  # pylint: disable=abstract-method  # (slots be
         return self._buffered > self._connection.body_buffer_size
 
     def _end(self) -> None:
-        self._complete = True
+        self.complete = True
         self._wake()
 
     def _fail(self, error: Exception) -> None:
         """The body cannot arrive: a limit was hit, or the client went away."""
-        if not self._complete:
+        if not self.complete:
             self._error = error
             self._wake()
 
@@ -143,7 +140,7 @@ class HttpToolsRequest(Request):  # pylint: disable=abstract-method  # (slots be
     async def body(self) -> bytes:
         if self._body is not None:
             return self._body
-        if self._complete and self._error is None:
+        if self.complete and self._error is None:
             if not self._chunks:  # no body at all, as for most GETs
                 self._body = b""
                 return b""
@@ -161,7 +158,7 @@ class HttpToolsRequest(Request):  # pylint: disable=abstract-method  # (slots be
             if self._body:
                 yield self._body
             return
-        if not self._complete:
+        if not self.complete:
             self._connection.send_continue(self)
         while True:
             if self._chunks:
@@ -171,7 +168,7 @@ class HttpToolsRequest(Request):  # pylint: disable=abstract-method  # (slots be
                 yield data
             elif self._error is not None:
                 raise self._error
-            elif self._complete:
+            elif self.complete:
                 return
             else:
                 if self._connection.lost:
