@@ -403,7 +403,19 @@ async def text(request: Request) -> Response:
                         content_type="text/plain")
     if request.path == "/png":
         return Response(body, content_type="image/png")
+    if request.path == "/events":
+        return Response(body, content_type="text/event-stream")
+    if request.method == "HEAD" and request.path == "/sized":
+        # As ASGI frameworks answer a HEAD: no body, the GET's length declared.
+        return Response(b"", headers={"Content-Length": str(size)}, content_type="text/plain")
+    if request.method == "HEAD" and request.path == "/unsized":
+        return Response(b"", content_type="text/plain")
     return Response(body, content_type="text/plain")
+
+
+def varies_on_encoding(response) -> bool:
+    """Whether a response's Vary names Accept-Encoding."""
+    return "accept-encoding" in (response.header("vary") or "").lower()
 
 
 def gzip_get(path: bytes, version: bytes = b"1.1", accept: bytes = b"gzip, deflate") -> bytes:
@@ -424,29 +436,62 @@ def test_gzip_when_accepted_and_large_enough(serve, connect) -> None:
     assert gzip.decompress(response.body) == TEXT
 
 
-@pytest.mark.parametrize("request_bytes", [
-    gzip_get(b"/?n=1399"),  # under gzip_min_size
-    b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",  # no Accept-Encoding
-    gzip_get(b"/", accept=b"gzip;q=0"),  # explicitly refused
-    gzip_get(b"/png"),  # not a compressible type
-], ids=["small", "not-accepted", "q=0", "image"])
-def test_no_gzip_otherwise(serve, connect, request_bytes) -> None:
-    """Small bodies, clients not accepting gzip, and non-text types go plain."""
+@pytest.mark.parametrize("request_bytes,varies", [
+    (gzip_get(b"/?n=1399"), False),  # under gzip_min_size
+    (b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", True),  # no Accept-Encoding
+    (gzip_get(b"/", accept=b"gzip;q=0"), True),  # explicitly refused
+    (gzip_get(b"/png"), False),  # not a compressible type
+    (gzip_get(b"/events"), False),  # an event stream: each event must go at once
+    (b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n", True),  # streamed, not accepted
+], ids=["small", "not-accepted", "q=0", "image", "event-stream", "streamed-not-accepted"])
+def test_no_gzip_otherwise(serve, connect, request_bytes, varies) -> None:
+    """Small bodies, clients not accepting gzip, non-text types and event streams go
+    plain. When only the client's Accept-Encoding kept the body plain, Vary says so
+    (RFC 9110 §12.5.5): a cache must not hand this copy to a client that accepts gzip
+    without knowing another was possible."""
     server = serve(text)
     client = connect(server.address)
     client.send(request_bytes)
     response = client.read_response()
     assert response.header("content-encoding") is None
     assert TEXT.startswith(response.body) and response.body
+    assert varies_on_encoding(response) is varies
+
+
+def test_head_with_a_declared_length_announces_gzip(serve, connect) -> None:
+    """A HEAD answered with no body and the GET's Content-Length (as ASGI frameworks
+    do), to a client accepting gzip: it says what its GET says (Content-Encoding, Vary)
+    and gives no Content-Length, which only compressing would tell (RFC 9110 §9.3.2)."""
+    server = serve(text)
+    client = connect(server.address)
+    client.send(gzip_get(b"/sized").replace(b"GET", b"HEAD", 1) + gzip_get(b"/sized"))
+    head = client.read_response(method="HEAD")
+    get = client.read_response()
+    assert head.header("content-encoding") == get.header("content-encoding") == "gzip"
+    assert varies_on_encoding(head) and varies_on_encoding(get)
+    assert head.header("content-length") is None and head.body == b""
+    assert gzip.decompress(get.body) == TEXT
+
+
+def test_head_without_a_length_claims_none(serve, connect) -> None:
+    """A HEAD answered with no body and no Content-Length gets none: "0" would claim
+    the GET's body is empty."""
+    server = serve(text, gzip=False)
+    client = connect(server.address)
+    client.send(b"HEAD /unsized HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    head = client.read_response(method="HEAD")
+    assert head.status == 200 and head.header("content-length") is None
+    assert client.read_response().body == TEXT  # and the connection goes on
 
 
 def test_gzip_disabled_by_config(serve, connect) -> None:
-    """``Config(gzip=False)`` sends every body plain."""
+    """``Config(gzip=False)`` sends every body plain, and nothing varies."""
     server = serve(text, gzip=False)
     client = connect(server.address)
     client.send(gzip_get(b"/") + gzip_get(b"/stream"))
     for response in client.read_responses(2):
         assert response.header("content-encoding") is None
+        assert not varies_on_encoding(response)
         assert response.body == TEXT
 
 

@@ -150,6 +150,8 @@ def test_no_accept_encoding_means_no_gzip() -> None:
     ([("Content-Type", "image/png")], False),
     ([], False),
     ([("Content-Type", "text/html"), ("Content-Encoding", "br")], False),
+    ([("Content-Type", "text/event-stream")], False),
+    ([(b"content-type", b"text/plain")], True),
 ])
 def test_compressible(headers: list[tuple[str, str]], result: bool) -> None:
     """Only text-like types not already encoded are worth compressing."""

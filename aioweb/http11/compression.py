@@ -11,7 +11,9 @@ Compressing changes the representation (RFC 9110 §8.4.1), so the headers
 change with it (:func:`gzip_headers`): ``Content-Encoding: gzip``; a strong
 ETag becomes weak (§8.8.3: a strong validator promises identical bytes, and
 If-Range would splice bytes of two different representations); ``Vary:
-Accept-Encoding`` tells caches that another client may get other bytes.
+Accept-Encoding`` tells caches that another client may get other bytes. The
+plain copy says so too when only the client's Accept-Encoding kept it plain
+(:func:`negotiate`).
 """
 
 from __future__ import annotations
@@ -56,15 +58,36 @@ def _q_value(params: bytes) -> float:
         return 0.0
 
 
+def negotiate(status: int, headers: Iterable[tuple[str | bytes, str | bytes]],
+              request_headers: list[tuple[bytes, bytes]]
+              ) -> tuple[bool, list[tuple[str, str]] | None]:
+    """Whether to gzip a response, and the headers to send instead of its own.
+
+    ``(True, headers)`` to gzip (see :func:`gzip_headers`); ``(False, None)``
+    when the response is not worth compressing, so nothing about the request
+    changed it; ``(False, headers)`` when it would have been gzipped for a
+    client that accepts gzip: sent plain, it still says ``Vary:
+    Accept-Encoding``, or a cache would hand this plain copy to that client
+    and never know (RFC 9110 §12.5.5).
+    """
+    gzipped = gzip_headers(status, headers)
+    if gzipped is None:
+        return False, None
+    if accepts_gzip(request_headers):
+        return True, gzipped
+    return False, _with_vary([(_text(name), _text(value)) for name, value in headers])
+
+
 def gzip_headers(status: int, headers: Iterable[tuple[str | bytes, str | bytes]]
                  ) -> list[tuple[str, str]] | None:
     """The response's headers once its body is gzipped, or None to send it as it is.
 
     None for a 206, a response with Content-Range or Content-Encoding, and
-    types that do not shrink. Otherwise: ``Content-Encoding: gzip`` is added,
-    a strong ETag ``"x"`` becomes ``W/"x"``, Vary gets Accept-Encoding unless
-    it names it (or ``*``) already, and a Content-Length is dropped (the
-    container frames the compressed body).
+    types that do not shrink (or should not: an event stream). Otherwise:
+    ``Content-Encoding: gzip`` is added, a strong ETag ``"x"`` becomes
+    ``W/"x"``, Vary gets Accept-Encoding unless it names it (or ``*``)
+    already, and a Content-Length is dropped (the container frames the
+    compressed body).
     """
     if status == 206:
         return None
@@ -73,20 +96,23 @@ def gzip_headers(status: int, headers: Iterable[tuple[str | bytes, str | bytes]]
     if not _worth_compressing(text_pairs):
         return None
     pairs = [("content-encoding", "gzip")]
-    varies = False
     for name, value in text_pairs:
         lowered = name.lower()
         if lowered == "etag" and value.startswith('"'):
             value = "W/" + value
-        elif lowered == "vary":
-            varies = varies or any(item.strip().lower() in ("accept-encoding", "*")
-                                   for item in value.split(","))
         elif lowered == "content-length":
             continue
         pairs.append((name, value))
-    if not varies:
-        pairs.append(("vary", "Accept-Encoding"))
-    return pairs
+    return _with_vary(pairs)
+
+
+def _with_vary(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` with Accept-Encoding in Vary: added, unless Vary names it (or ``*``)."""
+    for name, value in headers:
+        if name.lower() == "vary" and any(item.strip().lower() in ("accept-encoding", "*")
+                                          for item in value.split(",")):
+            return headers
+    return [*headers, ("vary", "Accept-Encoding")]
 
 
 def _text(part: str | bytes) -> str:
@@ -104,6 +130,11 @@ def _worth_compressing(headers: list[tuple[str, str]]) -> bool:
             return False
         if lowered == "content-type":
             content_type = value.split(";", 1)[0].strip().lower()
+    if content_type == "text/event-stream":
+        # Text, but a stream of small events that must each arrive at once:
+        # compressing them saves little, and a proxy that buffers to
+        # compress better would hold them back.
+        return False
     return (content_type.startswith(_COMPRESSIBLE_PREFIXES)
             or content_type.endswith(_COMPRESSIBLE_SUFFIXES))
 

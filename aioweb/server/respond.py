@@ -108,13 +108,17 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
     if not isinstance(body, bytes):
         return _stream(ResponseBodyWriter(connection, request, status, headers, header_lines,
                                           length, keep_alive), body)
-    # Decided as for GET even for HEAD: HEAD must announce what GET would send.
-    if (len(body) >= connection.gzip_min_size and writer.body_allowed("GET", status)
-            and compression.accepts_gzip(head.headers)):
-        gzipped = compression.gzip_headers(status, headers)
-        if gzipped is not None:  # the headers change with the bytes (ETag, Vary)
+    # Decided as for GET even for HEAD: HEAD must announce what GET would send
+    # (RFC 9110 §9.3.2), and the size GET would have is the length it declares.
+    size = length if head.method == "HEAD" and not body and length is not None else len(body)
+    if size >= connection.gzip_min_size and writer.body_allowed("GET", status):
+        gzip, coded_headers = compression.negotiate(status, headers, head.headers)
+        if coded_headers is not None:  # the headers change with the coding (ETag, Vary)
+            header_lines = writer.encode_headers(coded_headers)[0]
+        if gzip and body:
             body = compression.gzip_body(body, config.gzip_level)
-            header_lines = writer.encode_headers(gzipped)[0]
+        elif gzip:  # a HEAD: its GET's compressed size is known only by compressing
+            length = None
     if (status == 200 and keep_alive and with_body and head.http_version == "1.1"
             and len(body) <= _JOIN_LIMIT):
         # A 200 with headers (every ASGI response, most native ones): as the
@@ -125,8 +129,10 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         return None
     if status == 204 or status == 304 or status < 200:
         framing = b""  # RFC 9110 §8.6: no Content-Length on these
-    elif head.method == "HEAD" and not body and length is not None:
-        framing = writer.content_length_line(length)  # the size GET would have
+    elif head.method == "HEAD" and not body:
+        # The size GET would have, when the handler said; else none at all
+        # (RFC 9110 §9.3.2 lets a HEAD leave out what only the content tells).
+        framing = b"" if length is None else writer.content_length_line(length)
     else:
         framing = writer.content_length_line(len(body))
     response_head = writer.encode_head(head.http_version, status, connection.state.common_block,
@@ -163,12 +169,12 @@ class ResponseBodyWriter(ResponseWriter):
         head = request.head
         self.with_body = writer.body_allowed(head.method, status)
         self._gzip = None
-        if (connection.config.gzip and writer.body_allowed("GET", status) and length is None
-                and compression.accepts_gzip(head.headers)):
-            gzipped = compression.gzip_headers(status, headers)
-            if gzipped is not None:  # the headers change with the bytes (ETag, Vary)
+        if connection.config.gzip and writer.body_allowed("GET", status) and length is None:
+            gzip, coded_headers = compression.negotiate(status, headers, head.headers)
+            if coded_headers is not None:  # the headers change with the coding (ETag, Vary)
+                header_lines = writer.encode_headers(coded_headers)[0]
+            if gzip:
                 self._gzip = compression.GzipStream(connection.config.gzip_level)
-                header_lines = writer.encode_headers(gzipped)[0]
         self._chunked = False
         if length is not None:
             framing = writer.content_length_line(length)
