@@ -277,17 +277,22 @@ def test_head_keeps_the_content_length_the_handler_declares(serve, connect) -> N
     assert head.header("content-length") in ("1234", None)
 
 
-def test_head_announces_what_get_would_send_with_gzip(serve, connect) -> None:
+@pytest.mark.parametrize("path", [b"/", b"/sized"], ids=["body", "declared-length"])
+def test_head_announces_what_get_would_send_with_gzip(serve, connect, path: bytes) -> None:
     """HEAD with ``Accept-Encoding: gzip`` describes the GET response (RFC 9110
-    §9.3.2, §8.6): same Content-Encoding, and a Content-Length equal to the GET's
-    (compressed) one or none at all."""
+    §9.3.2, §8.6): same Content-Encoding and Vary, and a Content-Length equal to the
+    GET's (compressed) one or none at all. ``/sized`` answers a HEAD as ASGI
+    frameworks do, with no body and the GET's length declared: the head still
+    announces the gzip, and leaves out the length only compressing would tell."""
     server = serve(text)
     client = connect(server.address)
-    client.send(gzip_get(b"/").replace(b"GET", b"HEAD", 1) + gzip_get(b"/"))
+    client.send(gzip_get(path).replace(b"GET", b"HEAD", 1) + gzip_get(path))
     head = client.read_response(method="HEAD")
     get = client.read_response()
     assert head.header("content-encoding") == get.header("content-encoding") == "gzip"
+    assert varies_on_encoding(head) and varies_on_encoding(get)
     assert head.header("content-length") in (get.header("content-length"), None)
+    assert head.body == b"" and gzip.decompress(get.body) == TEXT
 
 
 def test_streamed_body_shorter_than_its_content_length_closes(serve, connect) -> None:
@@ -456,21 +461,6 @@ def test_no_gzip_otherwise(serve, connect, request_bytes, varies) -> None:
     assert response.header("content-encoding") is None
     assert TEXT.startswith(response.body) and response.body
     assert varies_on_encoding(response) is varies
-
-
-def test_head_with_a_declared_length_announces_gzip(serve, connect) -> None:
-    """A HEAD answered with no body and the GET's Content-Length (as ASGI frameworks
-    do), to a client accepting gzip: it says what its GET says (Content-Encoding, Vary)
-    and gives no Content-Length, which only compressing would tell (RFC 9110 §9.3.2)."""
-    server = serve(text)
-    client = connect(server.address)
-    client.send(gzip_get(b"/sized").replace(b"GET", b"HEAD", 1) + gzip_get(b"/sized"))
-    head = client.read_response(method="HEAD")
-    get = client.read_response()
-    assert head.header("content-encoding") == get.header("content-encoding") == "gzip"
-    assert varies_on_encoding(head) and varies_on_encoding(get)
-    assert head.header("content-length") is None and head.body == b""
-    assert gzip.decompress(get.body) == TEXT
 
 
 def test_head_without_a_length_claims_none(serve, connect) -> None:

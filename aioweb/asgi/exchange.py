@@ -161,11 +161,13 @@ class Exchange:
 
     async def send(self, message: Message) -> None:
         """One response event: the head (held), then body pieces."""
-        if self.gone or self.request.is_disconnected:
-            self.gone = True
-            raise ClientDisconnected("the client closed the connection")
         kind = message["type"]
         if kind == "http.response.body":
+            # Only writing needs the client (the head is held until the first
+            # body message, so checking here covers the head too).
+            if self.gone or self.request.is_disconnected:
+                self.gone = True
+                raise ClientDisconnected("the client closed the connection")
             if self.state == HEAD_HELD:
                 await self._first_body(message)
             elif self.state == STREAMING:
