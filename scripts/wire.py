@@ -67,11 +67,14 @@ class Response:
                 return value
         return None
 
+    def header_values(self, name: str) -> list[str]:
+        """Every value of a header, in order."""
+        return [value for key, value in self.headers if key == name.lower()]
+
     @property
     def closes(self) -> bool:
         """Whether the response says ``Connection: close``."""
-        return any(key == "connection" and "close" in value.lower()
-                   for key, value in self.headers)
+        return any("close" in value.lower() for value in self.header_values("connection"))
 
 
 class ResponseParser:

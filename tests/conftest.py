@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 from loop_thread import LoopThread
-from scripts.wire import wait_until
+from scripts.wire import Response, wait_until
 
 from aioweb import Config, HttpToolsContainer
 
@@ -230,32 +230,12 @@ class ServerClosed(EOFError):
 
 
 @dataclasses.dataclass
-class RawResponse:
-    """One parsed response: names lower-cased, body de-chunked."""
+class RawResponse(Response):
+    """A response as ``scripts/wire.py`` parses it, with its version and the
+    trailers of a chunked body."""
 
-    version: str
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    body: bytes = b""
+    version: str = "HTTP/1.1"
     trailers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    head: bytes = b""  # the status line and header lines exactly as received
-
-    def header(self, name: str) -> str | None:
-        """The first value of a header, or None."""
-        for key, value in self.headers:
-            if key == name.lower():
-                return value
-        return None
-
-    def header_values(self, name: str) -> list[str]:
-        """Every value of a header."""
-        return [value for key, value in self.headers if key == name.lower()]
-
-    @property
-    def closes(self) -> bool:
-        """Whether the response announces ``connection: close``."""
-        return any("close" in value.lower() for value in self.header_values("connection"))
 
 
 class RawClient:
@@ -372,7 +352,7 @@ class RawClient:
             head_lines.append(line.decode("latin-1"))
             name, _, value = line.decode("latin-1").partition(":")
             headers.append((name.lower(), value.strip()))
-        response = RawResponse(version, int(status), reason, headers,
+        response = RawResponse(int(status), reason, headers, version=version,
                                head=("\r\n".join(head_lines) + "\r\n").encode("latin-1"))
         code = response.status
         if code < 200 or code in (204, 304) or method == "HEAD":
