@@ -169,17 +169,22 @@ class ResponseBodyWriter(ResponseWriter):
         head = request.head
         self.with_body = writer.body_allowed(head.method, status)
         self._gzip = None
-        if connection.config.gzip and writer.body_allowed("GET", status) and length is None:
+        # A body of declared length is sent as it is; a HEAD announces what its GET
+        # would get, whatever length it declares (RFC 9110 §9.3.2).
+        if connection.config.gzip and writer.body_allowed("GET", status) and (
+                length is None or not self.with_body):
             gzip, coded_headers = compression.negotiate(status, headers, head.headers)
             if coded_headers is not None:  # the headers change with the coding (ETag, Vary)
                 header_lines = writer.encode_headers(coded_headers)[0]
-            if gzip:
+            if gzip and self.with_body:
                 self._gzip = compression.GzipStream(connection.config.gzip_level)
+            elif gzip:  # a HEAD: its GET's compressed size is known only by compressing
+                length = None
         self._chunked = False
         if length is not None:
             framing = writer.content_length_line(length)
-        elif status == 204 or status == 304 or status < 200:
-            framing = b""
+        elif status == 204 or status == 304 or status < 200 or not self.with_body:
+            framing = b""  # no body, and (a HEAD) no size known to announce
         elif head.http_version == "1.1":
             framing, self._chunked = writer.CHUNKED_LINE, True
         else:

@@ -49,7 +49,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     headers = [(b"content-type", b"text/plain; charset=utf-8"),
                (b"content-length", b"%d" % len(TEXT)), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": TEXT})
+    # A HEAD is answered as Starlette answers it: the GET's headers, no body.
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else TEXT})
 
 
 class Reply:
@@ -77,11 +78,11 @@ class Reply:
         return gzip.decompress(self.body) if self.one("content-encoding") == "gzip" else self.body
 
 
-def fetch(served: Any, path: bytes, extra: bytes = b"") -> Reply:
+def fetch(served: Any, path: bytes, extra: bytes = b"", method: bytes = b"GET") -> Reply:
     """GET ``path`` asking for gzip, on a connection the server then closes."""
     with socket.create_connection((served.host, served.port), timeout=5) as sock:
-        sock.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n%s"
-                     b"Connection: close\r\n\r\n" % (path, extra))
+        sock.sendall(b"%s %s HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n%s"
+                     b"Connection: close\r\n\r\n" % (method, path, extra))
         data = bytearray()
         while chunk := sock.recv(65536):
             data += chunk
@@ -101,6 +102,18 @@ def test_plain_text_is_gzipped_with_vary(served: Any) -> None:
     assert [v.lower() for v in reply.all("vary")] == ["accept-encoding"]
     assert int(reply.one("content-length") or -1) == len(reply.body) < len(TEXT)
     assert reply.text() == TEXT
+
+
+def test_head_announces_the_gzip_of_its_get(served: Any) -> None:
+    """A HEAD answered as frameworks answer it (the GET's Content-Length, no body) says
+    what its GET says: gzip, Vary; and no Content-Length, which only compressing
+    would tell (RFC 9110 §9.3.2), nor a Transfer-Encoding the GET does not use."""
+    head = fetch(served, b"/plain", method=b"HEAD")
+    get = fetch(served, b"/plain")
+    assert head.one("content-encoding") == get.one("content-encoding") == "gzip"
+    assert head.one("vary") == get.one("vary") == "Accept-Encoding"
+    assert head.one("content-length") is None and head.one("transfer-encoding") is None
+    assert head.body == b"" and get.text() == TEXT
 
 
 def test_range_response_not_gzipped(served: Any) -> None:
