@@ -111,14 +111,13 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
     # Decided as for GET even for HEAD: HEAD must announce what GET would send
     # (RFC 9110 §9.3.2), and the size GET would have is the length it declares.
     size = length if head.method == "HEAD" and not body and length is not None else len(body)
+    gzip = False
     if size >= connection.gzip_min_size and writer.body_allowed("GET", status):
         gzip, coded_headers = compression.negotiate(status, headers, head.headers)
         if coded_headers is not None:  # the headers change with the coding (ETag, Vary)
             header_lines = writer.encode_headers(coded_headers)[0]
         if gzip and body:
             body = compression.gzip_body(body, config.gzip_level)
-        elif gzip:  # a HEAD: its GET's compressed size is known only by compressing
-            length = None
     if (status == 200 and keep_alive and with_body and head.http_version == "1.1"
             and len(body) <= _JOIN_LIMIT):
         # A 200 with headers (every ASGI response, most native ones): as the
@@ -129,10 +128,11 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         return None
     if status == 204 or status == 304 or status < 200:
         framing = b""  # RFC 9110 §8.6: no Content-Length on these
-    elif head.method == "HEAD" and not body:
-        # The size GET would have, when the handler said; else none at all
-        # (RFC 9110 §9.3.2 lets a HEAD leave out what only the content tells).
-        framing = b"" if length is None else writer.content_length_line(length)
+    elif head.method == "HEAD" and not body and length is not None:
+        # The size GET would have, as the handler declared it; none when the GET
+        # would be gzipped: only compressing would tell (RFC 9110 §9.3.2 lets a
+        # HEAD leave out what only the content tells).
+        framing = b"" if gzip else writer.content_length_line(length)
     else:
         framing = writer.content_length_line(len(body))
     response_head = writer.encode_head(head.http_version, status, connection.state.common_block,
@@ -169,6 +169,7 @@ class ResponseBodyWriter(ResponseWriter):
         head = request.head
         self.with_body = writer.body_allowed(head.method, status)
         self._gzip = None
+        head_unframed = False
         # A body of declared length is sent as it is; a HEAD announces what its GET
         # would get, whatever length it declares (RFC 9110 §9.3.2).
         if connection.config.gzip and writer.body_allowed("GET", status) and (
@@ -178,13 +179,15 @@ class ResponseBodyWriter(ResponseWriter):
                 header_lines = writer.encode_headers(coded_headers)[0]
             if gzip and self.with_body:
                 self._gzip = compression.GzipStream(connection.config.gzip_level)
-            elif gzip:  # a HEAD: its GET's compressed size is known only by compressing
-                length = None
+            elif gzip and length is not None:
+                # A HEAD whose GET would be gzipped: its size is known only by
+                # compressing, and how the GET is framed depends on it. Say neither.
+                length, head_unframed = None, True
         self._chunked = False
         if length is not None:
             framing = writer.content_length_line(length)
-        elif status == 204 or status == 304 or status < 200 or not self.with_body:
-            framing = b""  # no body, and (a HEAD) no size known to announce
+        elif status == 204 or status == 304 or status < 200 or head_unframed:
+            framing = b""
         elif head.http_version == "1.1":
             framing, self._chunked = writer.CHUNKED_LINE, True
         else:
