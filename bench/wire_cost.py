@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.load_generator import WRK, LoadClient, run_load
+from bench.load_generator import WRK, LoadClient, SetupFailed, load_client, run_load
 from bench.cpu_accounting import SERVER_CPU
 from bench.servers import SERVERS, running_server, unavailable_reason
 
@@ -82,6 +82,20 @@ def measure(client: LoadClient, port: int, connections: int, duration: int) -> W
                     counts["cycles"] / requests, result.requests_per_second)
 
 
+def run_rounds(client: LoadClient, names: list[str], costs: dict[str, list[WireCost]],
+               args: argparse.Namespace, log_dir: Path) -> None:
+    """Interleaved rounds: every server once per round, in order."""
+    for round_number in range(1, args.rounds + 1):
+        for name in names:
+            with running_server(SERVERS[name], log_dir) as (_process, port):
+                cost = measure(client, port, args.connections, args.duration)
+            costs[name].append(cost)
+            print(f"round {round_number}: {name}: {cost.user_instructions:,.0f} user + "
+                  f"{cost.kernel_instructions:,.0f} kernel instructions, "
+                  f"{cost.cycles:,.0f} cycles, {cost.requests_per_second:,.0f} req/s",
+                  flush=True)
+
+
 def main() -> int:
     """Measure each server in interleaved rounds and print the medians."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
@@ -91,22 +105,18 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=3, help="seconds per run")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    if shutil.which("perf") is None or shutil.which("wrk") is None:
-        print("needs perf and wrk (apt-get install linux-perf wrk)", file=sys.stderr)
+    if shutil.which("perf") is None:
+        print("needs perf (apt-get install linux-perf)", file=sys.stderr)
         return 2
-    client = LoadClient(WRK, "wrk", "wrk")
     names = [name for name in args.servers.split(",") if unavailable_reason(SERVERS[name]) is None]
     costs: dict[str, list[WireCost]] = {name: [] for name in names}
-    with tempfile.TemporaryDirectory(prefix="wire-cost-") as log_dir:
-        for round_number in range(1, args.rounds + 1):
-            for name in names:
-                with running_server(SERVERS[name], Path(log_dir)) as (_process, port):
-                    cost = measure(client, port, args.connections, args.duration)
-                costs[name].append(cost)
-                print(f"round {round_number}: {name}: {cost.user_instructions:,.0f} user + "
-                      f"{cost.kernel_instructions:,.0f} kernel instructions, "
-                      f"{cost.cycles:,.0f} cycles, {cost.requests_per_second:,.0f} req/s",
-                      flush=True)
+    try:
+        with load_client(WRK) as client, \
+                tempfile.TemporaryDirectory(prefix="wire-cost-") as log_dir:
+            run_rounds(client, names, costs, args, Path(log_dir))
+    except SetupFailed as exc:  # no wrk, no taskset, too few CPUs
+        print(exc, file=sys.stderr)
+        return 2
     print(f"\nper request at c={args.connections}, medians of {args.rounds} rounds")
     print(f"{'server':<12} {'user instr':>11} {'kernel instr':>13} {'cycles':>9} {'req/s':>8}")
     for name, runs in costs.items():

@@ -269,6 +269,7 @@ def test_request_attributes(serve, connect) -> None:
             "x": request.headers.get("x-multi"), "all": request.headers.getall("X-MULTI"),
             "client": list(request.client or ()), "server": list(request.server or ()),
             "keep_alive": request.keep_alive,
+            "raw_headers": [[name.decode(), value.decode()] for name, value in request.raw_headers],
         }), content_type="application/json")
     server = serve(describe)
     client = connect(server.address)
@@ -281,6 +282,8 @@ def test_request_attributes(serve, connect) -> None:
     assert first["query"] == {"x": ["1", "2"], "y": [""]}
     assert (first["version"], first["keep_alive"]) == ("1.1", True)
     assert (first["x"], first["all"]) == ("1", ["1", "2"])
+    # The byte pairs as sent: names in their own case, order and duplicates kept.
+    assert first["raw_headers"] == [["Host", "t"], ["X-Multi", "1"], ["x-multi", "2"]]
     assert first["client"] == list(client.sock.getsockname())
     assert first["server"] == list(server.address)
     # RFC 9112 §3.2.2: absolute-form, the path and query are taken from the URI.

@@ -70,12 +70,12 @@ def negotiate(status: int, headers: Iterable[tuple[str | bytes, str | bytes]],
     Accept-Encoding``, or a cache would hand this plain copy to that client
     and never know (RFC 9110 §12.5.5).
     """
-    gzipped = gzip_headers(status, headers)
-    if gzipped is None:
+    pairs = _as_text(headers)
+    if not _worth_compressing(status, pairs):
         return False, None
-    if accepts_gzip(request_headers):
-        return True, gzipped
-    return False, _with_vary([(_text(name), _text(value)) for name, value in headers])
+    if not accepts_gzip(request_headers):
+        return False, _with_vary(pairs)
+    return True, _gzipped(pairs)
 
 
 def gzip_headers(status: int, headers: Iterable[tuple[str | bytes, str | bytes]]
@@ -89,14 +89,13 @@ def gzip_headers(status: int, headers: Iterable[tuple[str | bytes, str | bytes]]
     already, and a Content-Length is dropped (the container frames the
     compressed body).
     """
-    if status == 206:
-        return None
-    # Off the hot path (compressing costs far more): bytes pairs become text.
-    text_pairs = [(_text(name), _text(value)) for name, value in headers]
-    if not _worth_compressing(text_pairs):
-        return None
+    pairs = _as_text(headers)
+    return _gzipped(pairs) if _worth_compressing(status, pairs) else None
+
+
+def _gzipped(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     pairs = [("content-encoding", "gzip")]
-    for name, value in text_pairs:
+    for name, value in headers:
         lowered = name.lower()
         if lowered == "etag" and value.startswith('"'):
             value = "W/" + value
@@ -115,14 +114,22 @@ def _with_vary(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [*headers, ("vary", "Accept-Encoding")]
 
 
+def _as_text(headers: Iterable[tuple[str | bytes, str | bytes]]) -> list[tuple[str, str]]:
+    """Bytes pairs as text (off the hot path: compressing costs far more). The
+    headers were checked already (writer.encode_headers): each part is bytes or str."""
+    return [(_text(name), _text(value)) for name, value in headers]
+
+
 def _text(part: str | bytes) -> str:
-    # The headers were checked already (writer.encode_headers): bytes or str.
     return part.decode("latin-1") if isinstance(part, bytes) else part
 
 
-def _worth_compressing(headers: list[tuple[str, str]]) -> bool:
-    """A type that shrinks, not encoded yet, and not a byte range (whose
-    Content-Range counts the bytes of the uncompressed representation)."""
+def _worth_compressing(status: int, headers: list[tuple[str, str]]) -> bool:
+    """A type that shrinks, not encoded yet, and not a byte range (a 206, or any
+    response with Content-Range: it counts the bytes of the uncompressed
+    representation)."""
+    if status == 206:
+        return False
     content_type = ""
     for name, value in headers:
         lowered = name.lower()

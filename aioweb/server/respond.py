@@ -20,6 +20,7 @@ from aioweb.errors import ClientDisconnected, HttpError, ResponseHeaderError
 from aioweb.http11 import compression, writer
 
 if TYPE_CHECKING:
+    from aioweb.http11.events import RequestHead
     from aioweb.server.connection import HttpToolsConnection
     from aioweb.server.request import HttpToolsRequest
 
@@ -113,9 +114,7 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
     size = length if head.method == "HEAD" and not body and length is not None else len(body)
     gzip = False
     if size >= connection.gzip_min_size and writer.body_allowed("GET", status):
-        gzip, coded_headers = compression.negotiate(status, headers, head.headers)
-        if coded_headers is not None:  # the headers change with the coding (ETag, Vary)
-            header_lines = writer.encode_headers(coded_headers)[0]
+        gzip, header_lines = _content_coding(head, status, headers, header_lines)
         if gzip and body:
             body = compression.gzip_body(body, config.gzip_level)
     if (status == 200 and keep_alive and with_body and head.http_version == "1.1"
@@ -148,6 +147,14 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
     return None
 
 
+def _content_coding(head: RequestHead, status: int, headers: list[Header],
+                    header_lines: bytes) -> tuple[bool, bytes]:
+    """Whether to gzip the body, and the header lines to send with it: the
+    handler's own, or (ETag, Vary) those the coding changes."""
+    gzip, coded_headers = compression.negotiate(status, headers, head.headers)
+    return gzip, header_lines if coded_headers is None else writer.encode_headers(coded_headers)[0]
+
+
 def _bad_result(result: object) -> Response:
     log.error("handler returned %s; expected Response, bytes or str", type(result).__name__)
     return error_response(500)
@@ -174,9 +181,7 @@ class ResponseBodyWriter(ResponseWriter):
         # would get, whatever length it declares (RFC 9110 §9.3.2).
         if connection.config.gzip and writer.body_allowed("GET", status) and (
                 length is None or not self.with_body):
-            gzip, coded_headers = compression.negotiate(status, headers, head.headers)
-            if coded_headers is not None:  # the headers change with the coding (ETag, Vary)
-                header_lines = writer.encode_headers(coded_headers)[0]
+            gzip, header_lines = _content_coding(head, status, headers, header_lines)
             if gzip and self.with_body:
                 self._gzip = compression.GzipStream(connection.config.gzip_level)
             elif gzip and length is not None:

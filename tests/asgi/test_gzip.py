@@ -234,3 +234,20 @@ def test_gzip_headers_rewrites(headers: list[tuple[str, str]],
     """Content-Encoding added, a strong ETag weakened, Vary completed once, the
     Content-Length dropped (the compressed body has its own)."""
     assert compression.gzip_headers(200, headers) == expected
+
+
+@pytest.mark.parametrize("headers,accept,expected", [
+    ([TEXT_TYPE], b"gzip", (True, [("content-encoding", "gzip"), TEXT_TYPE,
+                                   ("vary", "Accept-Encoding")])),
+    ([(b"content-type", b"text/plain")], b"identity",
+     (False, [TEXT_TYPE, ("vary", "Accept-Encoding")])),
+    ([TEXT_TYPE, ("vary", "Accept-Encoding")], b"identity",
+     (False, [TEXT_TYPE, ("vary", "Accept-Encoding")])),
+    ([("content-type", "image/png")], b"gzip", (False, None)),
+], ids=["accepted", "refused-bytes-pairs", "refused-vary-already", "not-worth-it"])
+def test_negotiate(headers: list[Any], accept: bytes,
+                   expected: tuple[bool, list[tuple[str, str]] | None]) -> None:
+    """gzip when accepted; plain but varying when only the client said no; plain and
+    unchanged when the response is not worth compressing."""
+    request = [(b"Host", b"t"), (b"Accept-Encoding", accept)]
+    assert compression.negotiate(200, headers, request) == expected
