@@ -50,6 +50,13 @@ class Response:
 
     __slots__ = ("status", "headers", "body")
 
+    # What a Content-Length among ``headers`` means for a bytes body. False:
+    # nothing; the container frames the body by its own size. True (the ASGI
+    # adapter's responses: the spec makes the app's length binding): it is the
+    # size promised, so a body that does not match is not quietly re-framed:
+    # a shorter one closes the connection after it, a longer one is cut there.
+    content_length_binding = False
+
     def __init__(self, body: Body = b"", status: int = 200,
                  headers: Mapping[str, str] | Iterable[Header] | None = None,
                  *, content_type: str | None = None) -> None:

@@ -25,7 +25,7 @@ the handler's business (``handler.py``); this module only keeps the state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 
 from aioweb.asgi.spec import Message
 from aioweb.contract import Header, Request, Response, ResponseWriter
@@ -46,25 +46,13 @@ class _CheckedResponse(Response):
     """
 
     __slots__ = ()
+    content_length_binding = True  # ASGI: the app's Content-Length is checked, not re-framed
 
     def __init__(self, body: bytes, status: int,  # pylint: disable=super-init-not-called
                  headers: list[Header]) -> None:
         self.status = status
         self.headers = headers
         self.body = body
-
-
-def declared_length(headers: Iterable[Header]) -> int | None:
-    """The Content-Length an app's headers declare, if any (and well formed).
-
-    The container checks the headers again (and refuses a malformed length);
-    this is only to know, before writing, whether the body will match it.
-    """
-    for name, value in headers:
-        # ASGI names are lower-case bytes: a length test first is cheapest.
-        if len(name) == 14 and name.lower() == b"content-length":
-            return int(value) if isinstance(value, bytes) and value.isdigit() else None
-    return None
 
 
 class Exchange:
@@ -196,25 +184,18 @@ class Exchange:
         headers = start.get("headers", ())
         if type(headers) is not list:  # pylint: disable=unidiomatic-typecheck
             headers = list(headers)  # any iterable of pairs will do (ASGI spec)
-        length = declared_length(headers)
         request = self.request
         if not message.get("more_body", False):
-            if length is None or length == len(body):
-                # The common case: the whole body in one message, one write.
-                self.state = DONE
-                await request.send(_CheckedResponse(body, start["status"], headers))
-                if self._waiters:
-                    self._wake()
-                return
-            # The app's Content-Length disagrees with its body (a HEAD answer,
-            # or a bug): send it as given, and let the writer check it.
-            self.writer = request.start_response(start["status"], headers, length)
-            self.state = STREAMING
-            await self._write(body)
-            await self._close()
-            self._wake()
+            # The common case: the whole body in one message, one write. (A
+            # Content-Length that disagrees with the body, as in a HEAD answer
+            # or a bug, is the container's to honour and check: see
+            # Response.content_length_binding.)
+            self.state = DONE
+            await request.send(_CheckedResponse(body, start["status"], headers))
+            if self._waiters:
+                self._wake()
             return
-        self.writer = request.start_response(start["status"], headers, length)
+        self.writer = request.start_response(start["status"], headers)
         self.state = STREAMING
         if body:
             await self._write(body)

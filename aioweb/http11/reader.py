@@ -145,24 +145,19 @@ class RequestReader:
     def on_header(self, name: bytes, value: bytes) -> None:
         """One complete header; note the ones that decide framing."""
         if not self.in_head:
-            # A trailer field after a chunked body (RFC 9112 §7.1.2). aioweb
-            # passes none to handlers, but bounds them like a head.
-            self._trailer_size += len(name) + len(value) + 4
-            if self._trailer_size > self._max_head:
-                raise _Refuse(431, "trailer section too large")
+            self._trailer(name, value)
             return
-        self._line_read = True
         # RFC 9110 §5.5: whitespace around a field value is not part of it;
         # llhttp drops the leading part, so drop the trailing part here.
         value = value.rstrip(b" \t")
         # Limits are checked as each header arrives, so a flood of headers in
         # one read is refused at once instead of being held until it ends.
-        self._head_size += len(name) + len(value) + 4  # ": " and CRLF
-        if self._head_size > self._max_head:
-            raise _Refuse(431, "request head too large")
-        if len(self._headers) >= self._max_headers:
-            raise _Refuse(431, "too many headers")
-        self._headers.append((name, value))
+        headers = self._headers
+        size = self._head_size = self._head_size + len(name) + len(value) + 4  # ": " and CRLF
+        if size > self._max_head or len(headers) >= self._max_headers:
+            raise _Refuse(431, "request head too large" if size > self._max_head
+                          else "too many headers")
+        headers.append((name, value))
         # The few names the rules below care about, found by their length
         # first: cheaper than lower-casing every name, and a name that only
         # shares a length with one (User-Agent, Connection) costs no call.
@@ -172,6 +167,13 @@ class RequestReader:
                 self._host_count += 1
             else:
                 self._framing_header(special, value)
+
+    def _trailer(self, name: bytes, value: bytes) -> None:
+        # A trailer field after a chunked body (RFC 9112 §7.1.2). aioweb
+        # passes none to handlers, but bounds them like a head.
+        self._trailer_size += len(name) + len(value) + 4
+        if self._trailer_size > self._max_head:
+            raise _Refuse(431, "trailer section too large")
 
     def _framing_header(self, name: bytes, value: bytes) -> None:
         if name == b"content-length":

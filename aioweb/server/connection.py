@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, cast
 from aioweb.errors import ClientDisconnected, HttpError
 from aioweb.http11 import writer
 from aioweb.http11.events import BodyData, EndOfRequest, Rejection, RequestHead
-from aioweb.http11.phases import TRANSITIONS, Phase
+from aioweb.http11.phases import HANDLING, HEAD, IDLE, TRANSITIONS, Phase
 from aioweb.http11.reader import RequestReader
 from aioweb.server.eager import start_eagerly
 from aioweb.server.request import HttpToolsRequest
@@ -129,8 +129,8 @@ class HttpToolsConnection(asyncio.Protocol):
         if self._current is None:
             if self._waiting:
                 self._run_waiting()
-            elif self._reader.in_head and self.phase is not Phase.HEAD:
-                self._enter(Phase.HEAD)  # the head timeout counts from here
+            elif self._reader.in_head and self.phase is not HEAD:
+                self._enter(HEAD)  # the head timeout counts from here
 
     def eof_received(self) -> bool:
         # The client will send nothing more. A body still arriving never will.
@@ -264,13 +264,16 @@ class HttpToolsConnection(asyncio.Protocol):
             if not self._unparsed:
                 self._resume_reading(_PIPELINE_FULL)
         if self._current is None and not self._waiting and self._reader.in_head \
-                and self.phase is Phase.IDLE:
-            self._enter(Phase.HEAD)  # held-back bytes began a head: its timeout runs
+                and self.phase is IDLE:
+            self._enter(HEAD)  # held-back bytes began a head: its timeout runs
 
     def _start(self, request: HttpToolsRequest) -> None:
         self._current = request
-        if self.phase is not Phase.HANDLING:
-            self._enter(Phase.HANDLING)
+        if self.phase is not HANDLING:
+            if self._debug:
+                self._enter(HANDLING)  # traced, and the step checked against TRANSITIONS
+            # What _enter does for a phase without a deadline, without its call.
+            self.phase, self.deadline = HANDLING, None
         state = self.state
         coro = respond(self, request, state.handler)
         if self._debug:
@@ -354,7 +357,7 @@ class HttpToolsConnection(asyncio.Protocol):
             if self._closing:
                 self._close()
             else:
-                self._enter(Phase.HEAD if self._reader.in_head else Phase.IDLE)
+                self._enter(HEAD if self._reader.in_head else IDLE)
 
     def send_continue(self, request: HttpToolsRequest) -> None:
         """Answer ``Expect: 100-continue``: the handler wants the body."""
@@ -378,7 +381,7 @@ class HttpToolsConnection(asyncio.Protocol):
         if self._debug:
             self._step("%s timeout", self.phase.name)
         self.deadline = None
-        if self.phase is Phase.HANDLING:
+        if self.phase is HANDLING:
             if self._drain_waiter is not None:  # send_timeout: the client does not read
                 if self.transport is not None:
                     self.transport.abort()  # connection_lost wakes drain() with an error
@@ -386,7 +389,7 @@ class HttpToolsConnection(asyncio.Protocol):
                 self._keep_alive = False
                 self._current._fail(HttpError(408, "request body not received in time"))  # pylint: disable=protected-access
             return
-        if self.phase is Phase.HEAD:
+        if self.phase is HEAD:
             self._send_rejection(self._reader.refuse(408, "request head not received in time"))
         else:
             self._close()

@@ -11,7 +11,7 @@ buffer is full: that wait is flow control on the way out.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -106,9 +106,13 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
     config = connection.config
     keep_alive = connection.keep_alive_after(request, close)
     with_body = writer.body_allowed(head.method, status)
-    if not isinstance(body, bytes):
+    if not isinstance(body, bytes) or (
+            length is not None and length != len(body) and with_body
+            and result.content_length_binding):
+        # Streamed, or a body that breaks the length it promised: the writer
+        # frames by the declared length and checks the body against it.
         return _stream(ResponseBodyWriter(connection, request, status, headers, header_lines,
-                                          length, keep_alive), body)
+                                          length, keep_alive), _as_chunks(body))
     # Decided as for GET even for HEAD: HEAD must announce what GET would send
     # (RFC 9110 §9.3.2), and the size GET would have is the length it declares.
     size = length if head.method == "HEAD" and not body and length is not None else len(body)
@@ -153,6 +157,16 @@ def _content_coding(head: RequestHead, status: int, headers: list[Header],
     handler's own, or (ETag, Vary) those the coding changes."""
     gzip, coded_headers = compression.negotiate(status, headers, head.headers)
     return gzip, header_lines if coded_headers is None else writer.encode_headers(coded_headers)[0]
+
+
+def _as_chunks(body: bytes | AsyncIterable[bytes]) -> AsyncIterable[bytes]:
+    if isinstance(body, bytes):
+        return _one_chunk(body)
+    return body
+
+
+async def _one_chunk(body: bytes) -> AsyncIterator[bytes]:
+    yield body
 
 
 def _bad_result(result: object) -> Response:
