@@ -7,6 +7,8 @@ serving other connections.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from aioweb import Request, Response
@@ -164,6 +166,48 @@ def test_handler_raising_after_waiting_is_500(serve, connect) -> None:
     client.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\n")
     client.send(b"data")
     assert client.read_response().status == 500
+
+
+class _BodyFailingToClose:
+    """A streamed body of one chunk whose ``aclose()`` fails: a fault past the handler."""
+
+    def __init__(self) -> None:
+        self._sent = False
+
+    def __aiter__(self) -> _BodyFailingToClose:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._sent:
+            raise StopAsyncIteration
+        self._sent = True
+        return b"streamed"
+
+    async def aclose(self) -> None:
+        """Fail, as a buggy iterator might."""
+        raise RuntimeError("aclose failed")
+
+
+@pytest.mark.parametrize("waits_first", [False, True], ids=["eager", "in a Task"])
+def test_a_fault_after_the_handler_is_logged_and_the_connection_goes_on(
+        serve, connect, caplog, waits_first) -> None:
+    """An exception out of writing the response (here the body's aclose()) is
+    logged once with its traceback; the request still ends, and the next one
+    on the connection is answered, whether the handler ran in a Task or not."""
+    async def streams(request: Request) -> Response:
+        if waits_first:
+            await asyncio.sleep(0.01)
+        if request.path == "/stream":
+            return Response(_BodyFailingToClose())
+        return Response(b"next")
+    server = serve(streams)
+    client = connect(server.address)
+    client.send(b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert client.read_response().body == b"streamed"
+    client.send(b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert client.read_response().body == b"next"
+    failures = [r for r in caplog.records if r.getMessage().startswith("request handling failed")]
+    assert len(failures) == 1 and failures[0].exc_info is not None
 
 
 def test_handler_returning_garbage_is_500(serve, connect) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import logging
 import socket
 from typing import TYPE_CHECKING, cast
@@ -283,30 +282,35 @@ class HttpToolsConnection(asyncio.Protocol):
             task = start_eagerly(coro, self.loop, self._context.copy())
         else:
             task = self.loop.create_task(coro, context=self._context.copy())
-        if task is not None:  # it waits for something: finish in the callback
+        if task is not None:  # it waits for something: it ends in handler_finished
+            request.task = task
             self._task = task
             state.handler_tasks.add(task)
-            task.add_done_callback(functools.partial(self._handler_done, request))
             if self._debug and state.eager:
                 self._step("handler waits for something: it goes on in a Task")
         elif self._current is request:  # finished without a response (client gone)
             self.response_sent(False)
 
-    def _handler_done(self, request: HttpToolsRequest, task: asyncio.Task[None]) -> None:
+    # --- what respond() and HttpToolsRequest call back -------------------
+
+    def handler_finished(self, request: HttpToolsRequest) -> None:
+        """The last step of a handler that went on in a Task (see respond()).
+
+        A handler that finished in its first step is ended by ``_start``
+        itself; this is the other way, at the end of the Task's last step.
+        """
+        task = request.task
+        assert task is not None
         self.state.handler_tasks.discard(task)
         if self._task is task:
             self._task = None
-        if not task.cancelled() and task.exception() is not None:
-            log.error("request handling failed", exc_info=task.exception())
-        # Act only for this task's own request: a handler may answer and go on
-        # running (an ASGI app's background work), and on uvloop this callback
-        # can even run after the next request has started.
+        # Act only for this handler's own request: a handler may answer and go
+        # on running (an ASGI app's background work) while the next request's
+        # handler is already the current one.
         if self._current is request and not self.lost:  # it never wrote a response
             self.response_sent(False)
         if self._current is None and self._waiting and not self.lost:
             self._run_waiting()
-
-    # --- what respond() and HttpToolsRequest call back -------------------
 
     def keep_alive_after(self, request: HttpToolsRequest, handler_says_close: bool) -> bool:
         """Whether the connection stays open after this request's response."""

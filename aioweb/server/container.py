@@ -190,6 +190,9 @@ async def _finish_handler_tasks(state: ServerState, deadline: float) -> None:
         task.cancel()
     if pending:
         await asyncio.wait(pending)
+    # Each Task removes itself as its handler ends (respond()'s last step); a
+    # Task cancelled before its first step never ran that step.
+    state.handler_tasks.clear()
 
 
 def _expired(connections: Iterable[HttpToolsConnection], now: float) -> list[HttpToolsConnection]:

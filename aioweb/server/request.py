@@ -39,7 +39,7 @@ class HttpToolsRequest(Request):  # pylint: disable=abstract-method  # (slots be
                  "raw_headers", "client", "server", "_connection",
                  "_chunks", "_buffered", "complete", "_error", "_waiter",
                  "_body", "_headers", "_query", "paused_reading",
-                 "response_started", "writer", "_disconnect_waiter")
+                 "response_started", "writer", "_disconnect_waiter", "task")
 
     def __init__(self, head: RequestHead, connection: HttpToolsConnection) -> None:
         self.head = head
@@ -73,6 +73,8 @@ class HttpToolsRequest(Request):  # pylint: disable=abstract-method  # (slots be
         self.response_started = False
         self.writer: ResponseBodyWriter | None = None
         self._disconnect_waiter: asyncio.Future[None] | None = None
+        # The Task its handler goes on in, once it waited for something.
+        self.task: asyncio.Task[None] | None = None
 
     # --- the head, decoded only when asked --------------------------------
 

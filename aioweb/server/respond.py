@@ -47,28 +47,40 @@ async def respond(connection: HttpToolsConnection, request: HttpToolsRequest,
                   handler: HandlerCall) -> None:
     """Run the handler for one request and write its response."""
     try:
-        result = await handler(request)
-    except HttpError as exc:
-        result = error_response(exc.status, exc.detail)
-    except ClientDisconnected:
-        return  # nobody is left to answer
+        try:
+            result = await handler(request)
+        except HttpError as exc:
+            result = error_response(exc.status, exc.detail)
+        except ClientDisconnected:
+            return  # nobody is left to answer
+        except Exception:  # pylint: disable=broad-exception-caught
+            # The handler's bug, not the server's: log it, answer 500, keep serving.
+            log.exception("handler failed on %s %r", request.method, request.head.target)
+            result = error_response(500)
+        if result is None:
+            if request.response_started:  # it answered through send()/start_response()
+                body_writer = request.writer
+                if body_writer is not None and not body_writer.finished:
+                    log.error("handler returned before finishing its response to %s %r",
+                              request.method, request.head.target)
+                    body_writer.abort()
+                return
+            log.error("handler returned no response to %s %r", request.method,
+                      request.head.target)
+            result = error_response(500)
+        streaming = write_response(connection, request, result)
+        if streaming is not None:
+            await streaming
     except Exception:  # pylint: disable=broad-exception-caught
-        # The handler's bug, not the server's: log it, answer 500, keep serving.
-        log.exception("handler failed on %s %r", request.method, request.head.target)
-        result = error_response(500)
-    if result is None:
-        if request.response_started:  # it answered through send()/start_response()
-            body_writer = request.writer
-            if body_writer is not None and not body_writer.finished:
-                log.error("handler returned before finishing its response to %s %r",
-                          request.method, request.head.target)
-                body_writer.abort()
-            return
-        log.error("handler returned no response to %s %r", request.method, request.head.target)
-        result = error_response(500)
-    streaming = write_response(connection, request, result)
-    if streaming is not None:
-        await streaming
+        # The server's own bug, past the handler: logged; the request still ends below.
+        log.exception("request handling failed on %s %r", request.method, request.head.target)
+    finally:
+        # In a Task (the handler waited for something), this is the Task's
+        # last step, and the request ends here: no done-callback, which would
+        # cost a loop turn of its own. A handler that finished in its first
+        # step, inside the connection's _start, is ended there.
+        if request.task is not None:
+            connection.handler_finished(request)
 
 
 def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
