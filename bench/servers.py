@@ -55,6 +55,11 @@ SERVERS: dict[str, ServerSpec] = {
         "{python}", "-m", "aioweb", "bench.asgi_echo:app", "--loop", "uvloop",
         "--no-access-log", "--log-level", "warning", "--port", "{port}"), requires="aioweb.cli"),
     "control": ServerSpec(REFERENCE, ("{python}", "bench/control_server.py", "--port", "{port}")),
+    # The floor under aioweb: the least work per request that the same answers
+    # need (see floor_server.py), native and ASGI.
+    "floor": ServerSpec(REFERENCE, ("{python}", "-m", "bench.floor_server", "--port", "{port}")),
+    "floor-asgi": ServerSpec(REFERENCE, (
+        "{python}", "-m", "bench.floor_server", "--asgi", "--port", "{port}")),
     "uvicorn": ServerSpec(REFERENCE, (
         "{python}", "-m", "uvicorn", "bench.asgi_echo:app", "--loop", "uvloop",
         "--http", "httptools", "--no-access-log", "--log-level", "warning", "--port", "{port}"),
