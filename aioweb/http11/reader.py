@@ -43,7 +43,7 @@ class RequestReader:
     # One reader per open connection: slots keep it small (and quick to read).
     __slots__ = ("_max_url", "_max_head", "_max_headers", "_max_body", "_parser", "_events",
                  "finished", "in_head", "_line_read", "_head_bytes_pending", "_trailer_size",
-                 "_url_parts", "_url_size", "_head_size", "_headers", "_host_count",
+                 "_url", "_head_size", "_headers", "_host_count", "_framed",
                  "_content_length", "_chunked", "_transfer_encoding", "_expect_continue",
                  "_upgrade", "_connection_header", "_body_size", "_keep_alive")
 
@@ -62,13 +62,15 @@ class RequestReader:
         # is how a head that never ends is bounded (see receive()).
         self._head_bytes_pending = 0
         self._trailer_size = 0
-        # The request being read. Its lists are handed over with RequestHead
-        # and replaced, never cleared: the handler owns them from then on.
-        self._url_parts: list[bytes] = []
-        self._url_size = 0
+        # The request being read. Its header list is handed over with
+        # RequestHead and replaced, never cleared: the handler owns it then.
+        self._url = b""
         self._head_size = 0  # bytes of the complete header lines so far
         self._headers: list[tuple[bytes, bytes]] = []
         self._host_count = 0
+        # Whether one of the headers below was sent (most requests send none):
+        # only then do they need resetting for the next request.
+        self._framed = False
         self._content_length = 0
         self._chunked = False
         self._transfer_encoding = False
@@ -137,10 +139,11 @@ class RequestReader:
 
     def on_url(self, part: bytes) -> None:
         """A piece of the request target (it may come in several reads)."""
-        self._url_size += len(part)
-        if self._url_size > self._max_url:
+        # Usually one piece, and b"" + part is part itself: no copy. A target
+        # dripped in many reads is copied per piece, but only up to max_url.
+        url = self._url = self._url + part
+        if len(url) > self._max_url:
             raise _Refuse(414, "request target too long")
-        self._url_parts.append(part)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """One complete header; note the ones that decide framing."""
@@ -176,6 +179,7 @@ class RequestReader:
             raise _Refuse(431, "trailer section too large")
 
     def _framing_header(self, name: bytes, value: bytes) -> None:
+        self._framed = True
         if name == b"content-length":
             if not value.isdigit():
                 raise _Refuse(400, "invalid Content-Length")
@@ -203,7 +207,8 @@ class RequestReader:
         """The head is complete: apply the whole-head rules, emit RequestHead."""
         self._line_read = True
         headers = self._headers
-        if self._url_size + self._head_size > self._max_head:
+        target = self._url
+        if len(target) + self._head_size > self._max_head:
             raise _Refuse(431, "request head too large")
         parser = self._parser
         persists = parser.should_keep_alive()
@@ -223,8 +228,6 @@ class RequestReader:
             raise _Refuse(400, "missing or repeated Host header")
         if method == "CONNECT":
             raise _Refuse(405, "CONNECT is for proxies; this is an origin server")
-        url_parts = self._url_parts
-        target = url_parts[0] if len(url_parts) == 1 else b"".join(url_parts)
         if target[:1] != b"/" and not _valid_other_form(target, method):
             raise _Refuse(400, "invalid request target")
         if self._transfer_encoding and version == "1.0":
@@ -240,12 +243,14 @@ class RequestReader:
             self._expect_continue and version == "1.1", self._chunked or content_length > 0))
         self.in_head = False
         # Ready for the next request (pipelined ones may follow in this read).
-        self._url_parts = []
+        self._url = b""
         self._headers = []
-        self._url_size = self._head_size = self._host_count = 0
-        self._content_length = self._body_size = 0
-        self._chunked = self._transfer_encoding = self._expect_continue = self._upgrade = False
-        self._connection_header = False
+        self._head_size = self._host_count = self._body_size = 0
+        if self._framed:
+            self._framed = False
+            self._content_length = 0
+            self._chunked = self._transfer_encoding = self._expect_continue = False
+            self._upgrade = self._connection_header = False
 
     def on_body(self, data: bytes) -> None:
         """A piece of body, de-chunked by llhttp."""

@@ -115,7 +115,6 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         log.error("refused a response to %s %r: status %r", head.method, head.target, status)
         status, body, headers = 500, b"500 Internal Server Error\n", []
         header_lines, length, close = b"", None, False
-    config = connection.config
     keep_alive = connection.keep_alive_after(request, close)
     with_body = writer.body_allowed(head.method, status)
     if not isinstance(body, bytes) or (
@@ -125,6 +124,15 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         # frames by the declared length and checks the body against it.
         return _stream(ResponseBodyWriter(connection, request, status, headers, header_lines,
                                           length, keep_alive), _as_chunks(body))
+    small = len(body) < connection.gzip_min_size and len(body) <= _JOIN_LIMIT  # one write, plain
+    if status == 200 and keep_alive and with_body and small and head.http_version == "1.1":
+        # A 200 with headers (every ASGI response, most native ones), too
+        # small to gzip: as the fast path above, one formatting step. The
+        # same bytes as the general path below.
+        connection.write(b"%scontent-length: %d\r\n%s\r\n%s" % (
+            connection.state.ok_block, len(body), header_lines, body))
+        connection.response_sent(True)
+        return None
     # Decided as for GET even for HEAD: HEAD must announce what GET would send
     # (RFC 9110 §9.3.2), and the size GET would have is the length it declares.
     size = length if head.method == "HEAD" and not body and length is not None else len(body)
@@ -132,15 +140,7 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
     if size >= connection.gzip_min_size and writer.body_allowed("GET", status):
         gzip, header_lines = _content_coding(head, status, headers, header_lines)
         if gzip and body:
-            body = compression.gzip_body(body, config.gzip_level)
-    if (status == 200 and keep_alive and with_body and head.http_version == "1.1"
-            and len(body) <= _JOIN_LIMIT):
-        # A 200 with headers (every ASGI response, most native ones): as the
-        # fast path above, one formatting step. The same bytes as below.
-        connection.write(b"%scontent-length: %d\r\n%s\r\n%s" % (
-            connection.state.ok_block, len(body), header_lines, body))
-        connection.response_sent(True)
-        return None
+            body = compression.gzip_body(body, connection.config.gzip_level)
     if status == 204 or status == 304 or status < 200:
         framing = b""  # RFC 9110 §8.6: no Content-Length on these
     elif head.method == "HEAD" and not body and length is not None:
