@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="trust X-Forwarded-For/-Proto from --forwarded-allow-ips (off)")
     add("--forwarded-allow-ips", default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         help="comma-separated IPs/CIDRs to trust, '*' for all, 'unix:' for Unix socket peers")
+    add("--eager", action="store_true",
+        help="run an ASGI app without a Task of its own until it first waits: only for a raw "
+             "app that needs no current Task before then (not for Starlette, FastAPI, Django: "
+             "on Python 3.11 anyio's task groups and timeouts need one, and fail with a 500)")
     add("--gzip", action=argparse.BooleanOptionalAction, default=None,
         help="gzip compressible responses for clients that accept it (default: on for "
              "native handlers; off for ASGI apps, which decide for themselves, e.g. with "
@@ -144,7 +148,8 @@ def build_handler(app: object, interface: Interface, args: argparse.Namespace
     proxies = TrustedProxies(args.forwarded_allow_ips) if args.proxy_headers else None
     handler: Handler | HandlerFunction
     if interface == "asgi":
-        asgi = AsgiHandler(app, args.root_path, proxies=proxies)  # type: ignore[arg-type]
+        asgi = AsgiHandler(app, args.root_path, proxies=proxies,  # type: ignore[arg-type]
+                           eager=args.eager)
         handler, found = asgi, [asgi]
     else:
         if not isinstance(app, Handler) and not callable(app):
@@ -154,6 +159,7 @@ def build_handler(app: object, interface: Interface, args: argparse.Namespace
         for inner in found:  # the flags reach the ASGI apps inside a native router too
             inner.root_path = inner.root_path or args.root_path.rstrip("/")
             inner.proxies = inner.proxies or proxies
+            inner.runs_eagerly = inner.runs_eagerly or args.eager
     log.debug("serving %r as %s", app, interface)
     if args.access_log:
         handler = AccessLog(handler)

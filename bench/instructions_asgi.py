@@ -15,8 +15,8 @@ An ASGI request runs in a Task (``AsgiHandler.runs_eagerly`` is False), so the
 driver here is a coroutine on a real event loop (uvloop, as the CLI picks by
 default): it hands a request to the connection from a loop callback (as a
 socket's bytes would come, with no Task current), waits for the response's
-write, and lets the loop run a handler Task's done-callback before the next
-request. Every stage pays the same driver overhead (a callback, a future, two
+write, and gives the loop a turn (a handler Task ends after its write) before
+the next request. Every stage pays the same driver overhead (a callback, a future, two
 loop turns), so compare stages with each other, not with bench/instructions.py.
 
 The stages (``GET /`` unless said otherwise):
@@ -31,6 +31,10 @@ The stages (``GET /`` unless said otherwise):
   Router's fallback, reached by the ways docs/asgi.md ("Eagerness") compares
 - ``router-native``, ``router-lazy-native``: ``GET /native``, a native route
   of the same Routers
+- ``floor``, ``floor-asgi``: ``bench/floor_server.py``'s protocols, the least
+  work per request that the echo's answer needs (native, and ASGI with a Task
+  per request): what is left of a stage's cost once aioweb's promises and
+  structure are taken away
 - ``uvicorn-raw``, ``uvicorn-echo``, ``uvicorn-fastapi``: the peer, for scale:
   uvicorn's own httptools protocol serving ``asgi-raw``'s, ``asgi-echo``'s and
   ``asgi-fastapi``'s apps, fed and drained the same way (no access log, as
@@ -47,7 +51,7 @@ from bench.instructions import measure_stages
 
 STAGES = ("native-hello", "asgi-raw", "asgi-raw-eager", "asgi-echo", "asgi-fastapi",
           "router-hop", "router-lazy", "router-two-tasks", "router-native", "router-lazy-native",
-          "uvicorn-raw", "uvicorn-echo", "uvicorn-fastapi")
+          "floor", "floor-asgi", "uvicorn-raw", "uvicorn-echo", "uvicorn-fastapi")
 # (small N, large N) per stage: FastAPI costs a few times more per request.
 COUNTS = {stage: (500, 2_500) if stage.endswith("fastapi") else (2_000, 12_000)
           for stage in STAGES}
@@ -121,8 +125,12 @@ def _handler(stage: str) -> Any:
 
 
 def _connection(stage: str, loop: asyncio.AbstractEventLoop) -> asyncio.Protocol:
-    """The server side of one connection: aioweb's, or uvicorn's for its stages."""
+    """The server side of one connection: aioweb's, the floor's, or uvicorn's."""
     # pylint: disable=import-outside-toplevel
+    if stage.startswith("floor"):
+        from bench import floor_server
+        return floor_server.AsgiFloorProtocol() if stage == "floor-asgi" else \
+            floor_server.FloorProtocol()
     if stage.startswith("uvicorn-"):
         import uvicorn
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -152,7 +160,7 @@ async def _drive(stage: str, count: int) -> None:
         # there (called from this coroutine, the handler would run on its Task).
         loop.call_soon(connection.data_received, request)
         await waiter  # the response's write
-        await asyncio.sleep(0)  # let a finished handler Task's done-callback run
+        await asyncio.sleep(0)  # let a handler Task that wrote its response finish
     if transport.writes < count:
         raise RuntimeError(f"{count} requests, {transport.writes} responses")
 

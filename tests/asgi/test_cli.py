@@ -55,6 +55,17 @@ APPS = {
         async def handler(request):
             return Response(f"native {request.path}")
     ''',
+    "task_probe.py": '''
+        import asyncio
+
+        async def app(scope, receive, send):
+            if scope["type"] != "http":
+                return
+            # Read before any await: under --eager no Task runs the app yet.
+            text = b"no task" if asyncio.current_task() is None else b"own task"
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": text})
+    ''',
     "failing_app.py": '''
         async def app(scope, receive, send):
             await receive()
@@ -152,7 +163,7 @@ def test_version_and_help(app_dir: Path) -> None:
     assert usage.returncode == 0
     for flag in ("--uds", "--loop", "--lifespan", "--factory", "--proxy-headers",
                  "--forwarded-allow-ips", "--timeout-keep-alive", "--limit-body-size",
-                 "--interface", "--no-access-log", "--root-path"):
+                 "--interface", "--no-access-log", "--root-path", "--eager"):
         assert flag in usage.stdout
 
 
@@ -192,6 +203,19 @@ def test_native_handler_is_detected(cli: Callable[..., Cli]) -> None:
     status, _ = server.stop()
     assert status == 0
     assert not [line for line in server.rest() if "GET /hi" in line]
+
+
+@pytest.mark.parametrize("eager", [False, True])
+def test_eager_runs_the_app_without_a_task_until_it_waits(cli: Callable[..., Cli],
+                                                          eager: bool) -> None:
+    """--eager: the app's first step runs in the connection's callback, with no
+    Task; by default every request gets a Task of its own."""
+    server = cli("task_probe:app", "--port", "0", "--no-access-log", *(["--eager"] * eager))
+    url = server.started()
+    with httpx.Client() as client:  # two requests on one connection: the same each time
+        assert [client.get(url).text for _ in range(2)] == ["no task" if eager else "own task"] * 2
+    status, _ = server.stop()
+    assert status == 0
 
 
 def test_factory_proxy_headers_and_console_script(app_dir: Path) -> None:
