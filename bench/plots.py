@@ -32,7 +32,8 @@ from bench.summary import Summary  # noqa: E402
 PERCENTILES = ("50%", "90%", "99%")
 PERCENTILE_COLORS = ("#4c72b0", "#dd8452", "#c44e52")
 # One color per server, the same in every plot; servers beyond these cycle.
-SERVER_COLORS = ("#1f77b4", "#17becf", "#7f7f7f", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+SERVER_COLORS = ("#1f77b4", "#17becf", "#aec7e8", "#7f7f7f", "#e377c2", "#ff7f0e", "#2ca02c",
+                 "#d62728", "#9467bd", "#8c564b")
 ERROR_HATCH = "///"
 DPI = 120
 BAR_GROUP_WIDTH = 0.8  # of the space between two groups' centres

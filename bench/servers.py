@@ -54,6 +54,10 @@ SERVERS: dict[str, ServerSpec] = {
     "aioweb-asgi": ServerSpec(SUBJECT, (
         "{python}", "-m", "aioweb", "bench.asgi_echo:app", "--loop", "uvloop",
         "--no-access-log", "--log-level", "warning", "--port", "{port}"), requires="aioweb.cli"),
+    # The same, with --eager: no Task per request, which this raw app never needs.
+    "aioweb-asgi-eager": ServerSpec(SUBJECT, (
+        "{python}", "-m", "aioweb", "bench.asgi_echo:app", "--loop", "uvloop", "--eager",
+        "--no-access-log", "--log-level", "warning", "--port", "{port}"), requires="aioweb.cli"),
     "control": ServerSpec(REFERENCE, ("{python}", "bench/control_server.py", "--port", "{port}")),
     # The floor under aioweb: the least work per request that the same answers
     # need (see floor_server.py), native and ASGI.

@@ -118,9 +118,10 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 2
     print(f"\nper request at c={args.connections}, medians of {args.rounds} rounds")
-    print(f"{'server':<12} {'user instr':>11} {'kernel instr':>13} {'cycles':>9} {'req/s':>8}")
+    width = max(len(name) for name in ("server", *costs))
+    print(f"{'server':<{width}} {'user instr':>11} {'kernel instr':>13} {'cycles':>9} {'req/s':>8}")
     for name, runs in costs.items():
-        print(f"{name:<12} {statistics.median(c.user_instructions for c in runs):>11,.0f} "
+        print(f"{name:<{width}} {statistics.median(c.user_instructions for c in runs):>11,.0f} "
               f"{statistics.median(c.kernel_instructions for c in runs):>13,.0f} "
               f"{statistics.median(c.cycles for c in runs):>9,.0f} "
               f"{statistics.median(c.requests_per_second for c in runs):>8,.0f}")
