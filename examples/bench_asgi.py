@@ -5,7 +5,8 @@
 
 Scenarios (each a set of servers answering the same requests):
 
-* ``raw``     — a raw ASGI hello app (examples/asgi_hello.py) on the aioweb CLI,
+* ``raw``     — a raw ASGI hello app (examples/asgi_hello.py) on the aioweb CLI
+  (by default, and with ``--eager``: no Task, which a raw app never needs),
   ``uvicorn --loop uvloop --http httptools`` and ``granian --interface asgi
   --workers 1``;
 * ``fastapi`` — a FastAPI hello app on aioweb and on uvicorn;
@@ -57,6 +58,7 @@ GRANIAN = (str(BIN / "granian"), "--interface", "asgi", "--workers", "1", "--log
 # scenario -> (URL path, [(server name, command)]); the first server is the baseline.
 SCENARIOS: dict[str, tuple[str, list[tuple[str, tuple[str, ...]]]]] = {
     "raw": ("/", [("aioweb", (*AIOWEB, "examples.asgi_hello:app")),
+                  ("aioweb --eager", (*AIOWEB, "--eager", "examples.asgi_hello:app")),
                   ("uvicorn", (*UVICORN, "examples.asgi_hello:app")),
                   ("granian", (*GRANIAN, "examples.asgi_hello:app"))]),
     "fastapi": ("/", [("aioweb", (*AIOWEB, "examples.asgi_hello:fastapi_app")),
