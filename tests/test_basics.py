@@ -142,6 +142,28 @@ def test_pipelined_slow_handlers_still_answer_in_order(serve, connect) -> None:
         b"/%d" % delay for delay in range(10, 0, -1)]
 
 
+def test_a_pipelined_handler_never_starts_on_the_previous_ones_task(serve, connect) -> None:
+    """After a handler that waited (so ran in a Task) ends, the request behind it
+    starts its eager first step with no Task current, as when its bytes arrive:
+    never on the finishing Task, whose identity belongs to another request (an
+    app keying state on its Task, as anyio's cancel scopes do, would mix them)."""
+    tasks: dict[str, object] = {}
+
+    async def handler(request: Request) -> bytes:
+        if request.path == "/waits":
+            await asyncio.sleep(0.01)
+            tasks["waits"] = asyncio.current_task()  # after the await: in its own Task
+            return b"waited"
+        tasks["next"] = asyncio.current_task()  # before any await: the eager first step
+        return b"next"
+    server = serve(handler)
+    client = connect(server.address)
+    client.send(b"GET /waits HTTP/1.1\r\nHost: t\r\n\r\n"
+                b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert [r.body for r in client.read_responses(2)] == [b"waited", b"next"]
+    assert tasks["waits"] is not None and tasks["next"] is None
+
+
 def test_deep_pipeline_is_answered_in_full(serve, connect) -> None:
     """300 pipelined requests to a handler that waits (so they queue past
     max_pipeline_depth and reading pauses and resumes): all answered, in order."""

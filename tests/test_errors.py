@@ -68,11 +68,15 @@ def test_bad_input_is_refused(serve, connect, data, status) -> None:
 
 def test_head_too_large_sent_one_byte_at_a_time(serve, connect) -> None:
     """The head limit holds when the head drips in byte by byte (431, RFC 6585 §5):
-    the server answers without waiting for the head to end."""
+    the server answers without waiting for the head to end.
+
+    The limit counts the bytes of a head's later reads (llhttp holds a partial
+    header out of sight), so the first read, however many bytes a loaded
+    machine lets pile up in it, is on top: the head sent is twice the limit."""
     handler = counting_hello()
     server = serve(handler, **LIMITS)
     client = connect(server.address)
-    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nCookie: " + b"c" * 1100, bytewise=True)
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nCookie: " + b"c" * 2048, bytewise=True)
     response = client.read_response()
     assert response.status == 431
     assert response.closes

@@ -310,7 +310,11 @@ class HttpToolsConnection(asyncio.Protocol):
         if self._current is request and not self.lost:  # it never wrote a response
             self.response_sent(False)
         if self._current is None and self._waiting and not self.lost:
-            self._run_waiting()
+            # Not from here: this is still the finishing Task's step, and the
+            # next handler's eager first step would run with that Task current
+            # (an app asking for its Task would get another request's). The
+            # next loop turn has no Task current, as when bytes arrive.
+            self.loop.call_soon(self._run_waiting, context=self._context)
 
     def keep_alive_after(self, request: HttpToolsRequest, handler_says_close: bool) -> bool:
         """Whether the connection stays open after this request's response."""
