@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 from typing import cast
 
 import httptools
@@ -62,11 +63,15 @@ class CannedResponseProtocol(asyncio.Protocol):
             self.transport.close()  # close() still flushes what was written
 
 
-async def serve(host: str, port: int) -> None:
-    """Listen on host:port and answer requests until the process is stopped."""
+async def serve(host: str, port: int,
+                protocol: Callable[[], asyncio.Protocol] = CannedResponseProtocol,
+                name: str = "control server") -> None:
+    """Listen on host:port and answer requests until the process is stopped.
+
+    (``floor_server.py`` serves its own protocols through this too.)"""
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(CannedResponseProtocol, host, port)
-    print(f"control server listening on http://{host}:{port}/", flush=True)
+    server = await loop.create_server(protocol, host, port)
+    print(f"{name} listening on http://{host}:{port}/", flush=True)
     async with server:
         await server.serve_forever()
 

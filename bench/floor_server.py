@@ -33,6 +33,7 @@ import httptools
 import uvloop
 
 from bench.asgi_echo import app as echo_app
+from bench.control_server import serve
 
 BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 ASGI_VERSIONS = {"version": "3.0", "spec_version": "2.3"}
@@ -204,15 +205,6 @@ class AsgiFloorProtocol(FloorProtocol):
         asyncio.get_running_loop().create_task(echo_app(cycle.scope, cycle.receive, cycle.send))
 
 
-async def serve(host: str, port: int, asgi: bool) -> None:
-    """Listen on host:port until the process is stopped."""
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(AsgiFloorProtocol if asgi else FloorProtocol, host, port)
-    print(f"floor server ({'ASGI' if asgi else 'native'}) on http://{host}:{port}/", flush=True)
-    async with server:
-        await server.serve_forever()
-
-
 def main() -> None:
     """Parse the flags and serve on uvloop; Ctrl-C or SIGTERM ends the process."""
     parser = argparse.ArgumentParser(description="the least work per request: the floor")
@@ -221,7 +213,8 @@ def main() -> None:
     parser.add_argument("--asgi", action="store_true", help="run bench/asgi_echo.py's app")
     args = parser.parse_args()
     try:
-        uvloop.run(serve(args.host, args.port, args.asgi))
+        uvloop.run(serve(args.host, args.port, AsgiFloorProtocol if args.asgi else FloorProtocol,
+                         f"floor server ({'ASGI' if args.asgi else 'native'})"))
     except KeyboardInterrupt:
         pass
 

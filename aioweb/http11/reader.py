@@ -59,7 +59,10 @@ class RequestReader:
         self._line_read = False  # its request line has been read whole
         # Bytes received in later reads while a head stays incomplete. llhttp
         # buffers a partial header inside itself, out of our sight, so this
-        # is how a head that never ends is bounded (see receive()).
+        # is how a head that never ends is bounded (see receive()). The read
+        # the head began in is not counted (where in it the head began is not
+        # known): a head dripped in may pass the limit by that read's size
+        # before it is refused, complete headers are counted exactly.
         self._head_bytes_pending = 0
         self._trailer_size = 0
         # The request being read. Its header list is handed over with
