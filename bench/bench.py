@@ -1,7 +1,7 @@
 """``make bench``: every server at several concurrencies, a table, two plots, the docs.
 
     .venv/bin/python -m bench.bench [--rounds 3] [--duration 4]
-        [--connections 1,16,50,256] [--servers aioweb,aioweb-asgi,control,uvicorn,granian]
+        [--connections 1,16,50,256] [--servers NAME,...]
         [--client auto|wrk|go] [--noisy-retries 2] [--json FILE]
         [--img-dir docs/img] [--doc docs/benchmarks.md | --no-doc] [--from-json FILE]
 

@@ -1,7 +1,7 @@
-"""The benchmark driver: aioweb's servers against a control and two peers.
+"""The benchmark driver: aioweb's servers against a control, the floors and two peers.
 
     .venv/bin/python bench/bench_core.py [--rounds 3] [--duration 5]
-        [--connections 50,256] [--servers aioweb,aioweb-asgi,control,uvicorn,granian]
+        [--connections 50,256] [--servers NAME,...]
         [--client auto|wrk|go] [--noisy-retries 2] [--json out.json] [--markdown]
 
 In every round, for every server in turn, it:
