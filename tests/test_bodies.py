@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import AsyncIterator
 
 import pytest
 
-from aioweb import HttpError, Request, Response
+from aioweb import Config, HttpError, Request, Response
+from aioweb.server.connection import HttpToolsConnection
+from aioweb.server.container import ServerState
 
 TEXT = ("All happy families are alike; each unhappy family is unhappy in its own way. "
         * 40).encode()  # 3 KiB of text: over the default gzip_min_size of 1400
@@ -505,3 +508,49 @@ def test_gzip_streamed_response_to_http10(serve, connect) -> None:
     response = client.read_response()
     assert response.header("content-encoding") == "gzip"
     assert gzip.decompress(response.body) == TEXT
+
+
+class _RecordingTransport:
+    """Records each write: how many writes a response takes cannot be seen on
+    the wire (TCP coalesces), so this is the one test with a transport of its own."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        """Keep the bytes of one write."""
+        self.writes.append(bytes(data))
+
+    def get_extra_info(self, _name: str, default: object = None) -> object:
+        """No socket behind it."""
+        return default
+
+    def set_write_buffer_limits(self, high: int | None = None) -> None:
+        """No buffer."""
+
+
+@pytest.mark.parametrize("gzip_on", [True, False], ids=["gzip on", "gzip off"])
+@pytest.mark.parametrize("with_headers", [False, True], ids=["bytes", "Response"])
+@pytest.mark.parametrize("size,writes", [(1000, 1), (64 * 1024, 1), (64 * 1024 + 1, 2)])
+def test_head_and_body_go_in_one_write_up_to_the_join_limit(
+        gzip_on: bool, with_headers: bool, size: int, writes: int) -> None:
+    """A whole body up to 64 KiB goes out with its head in one write; past it,
+    head and body are two writes (copying the body would cost more than the
+    second write saves), whether or not gzip is on and the handler set headers."""
+    body = bytes(size)  # zeros: the request asks for no gzip, so none is applied
+
+    async def handler(_request: Request) -> bytes | Response:
+        return Response(body, headers=[("x-kind", "test")]) if with_headers else body
+
+    async def serve_one() -> list[bytes]:
+        state = ServerState(Config(gzip=gzip_on), handler, asyncio.get_running_loop())
+        transport = _RecordingTransport()
+        connection = HttpToolsConnection(state)
+        connection.connection_made(transport)  # type: ignore[arg-type]
+        connection.data_received(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        return transport.writes
+
+    sent = asyncio.run(serve_one())
+    assert len(sent) == writes
+    assert b"".join(sent).endswith(b"\r\n\r\n" + body)
+    assert sent[0].startswith(b"HTTP/1.1 200 OK\r\n")

@@ -33,7 +33,7 @@ from aioweb.http11.phases import HANDLING, HEAD, IDLE, TRANSITIONS, Phase
 from aioweb.http11.reader import RequestReader
 from aioweb.server.eager import start_eagerly
 from aioweb.server.request import HttpToolsRequest
-from aioweb.server.respond import error_response, respond
+from aioweb.server.respond import JOIN_LIMIT, error_response, respond
 
 if TYPE_CHECKING:
     from aioweb.server.container import ServerState
@@ -56,8 +56,8 @@ class HttpToolsConnection(asyncio.Protocol):
     # instance dict's keys, and each dict would cost over 1.5 KiB.)
     __slots__ = ("state", "config", "loop", "body_buffer_size", "_max_pipeline", "_debug", "_id",
                  "_requests_seen", "_timeouts", "_body_timeout", "_send_timeout",
-                 "gzip_min_size", "transport", "peer", "local", "lost", "phase", "deadline",
-                 "_reader", "_waiting", "_unparsed", "_current", "_receiving", "_task",
+                 "gzip_min_size", "plain_below", "transport", "peer", "local", "lost", "phase",
+                 "deadline", "_reader", "_waiting", "_unparsed", "_current", "_receiving", "_task",
                  "_paused_for", "_write_paused", "_drain_waiter", "_keep_alive", "_closing",
                  "_context")
 
@@ -75,6 +75,10 @@ class HttpToolsConnection(asyncio.Protocol):
         self._send_timeout = state.config.send_timeout
         # Bodies this size and up may be gzipped; "infinity" when gzip is off.
         self.gzip_min_size = state.config.gzip_min_size if state.config.gzip else 1 << 62
+        # Bodies smaller than this go out plain, joined to their head in one
+        # write: too small to gzip, and not worth a second write call. Only
+        # these take respond.py's fast paths.
+        self.plain_below = min(self.gzip_min_size, JOIN_LIMIT + 1)
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] | None = None
         self.local: tuple[str, int] | None = None

@@ -30,7 +30,7 @@ HandlerCall = Callable[[Request], Awaitable[ResponseLike]]
 
 # Bodies up to this size are joined to the head and written once; past it,
 # copying the body costs more than a second write call saves.
-_JOIN_LIMIT = 64 * 1024
+JOIN_LIMIT = 64 * 1024
 
 
 def error_response(status: int, detail: str | None = None) -> Response:
@@ -88,7 +88,7 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
     """Write a whole response now, or return the coroutine that streams it."""
     head = request.head
     request.response_started = True
-    if (type(result) is bytes and len(result) < connection.gzip_min_size  # pylint: disable=unidiomatic-typecheck
+    if (type(result) is bytes and len(result) < connection.plain_below  # pylint: disable=unidiomatic-typecheck
             and head.method != "HEAD" and head.http_version == "1.1"
             and connection.keep_alive_after(request, False)):
         # The fast path, taken by most responses: a 200 with a small bytes
@@ -123,9 +123,10 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         # Streamed, or a body that breaks the length it promised: the writer
         # frames by the declared length and checks the body against it.
         return _stream(ResponseBodyWriter(connection, request, status, headers, header_lines,
-                                          length, keep_alive), _as_chunks(body))
-    small = len(body) < connection.gzip_min_size and len(body) <= _JOIN_LIMIT  # one write, plain
-    if status == 200 and keep_alive and with_body and small and head.http_version == "1.1":
+                                          length, keep_alive),
+                       _one_chunk(body) if isinstance(body, bytes) else body)
+    if (status == 200 and keep_alive and with_body and len(body) < connection.plain_below
+            and head.http_version == "1.1"):
         # A 200 with headers (every ASGI response, most native ones), too
         # small to gzip: as the fast path above, one formatting step. The
         # same bytes as the general path below.
@@ -154,7 +155,7 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
                                        header_lines, framing, keep_alive)
     if not with_body or not body:
         connection.write(response_head)
-    elif len(body) <= _JOIN_LIMIT:
+    elif len(body) <= JOIN_LIMIT:
         connection.write(response_head + body)
     else:
         connection.write(response_head)
@@ -169,12 +170,6 @@ def _content_coding(head: RequestHead, status: int, headers: list[Header],
     handler's own, or (ETag, Vary) those the coding changes."""
     gzip, coded_headers = compression.negotiate(status, headers, head.headers)
     return gzip, header_lines if coded_headers is None else writer.encode_headers(coded_headers)[0]
-
-
-def _as_chunks(body: bytes | AsyncIterable[bytes]) -> AsyncIterable[bytes]:
-    if isinstance(body, bytes):
-        return _one_chunk(body)
-    return body
 
 
 async def _one_chunk(body: bytes) -> AsyncIterator[bytes]:
