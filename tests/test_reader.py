@@ -26,7 +26,7 @@ def normalise(events: list[Event]) -> list[tuple[object, ...]]:
     for event in events:
         if isinstance(event, RequestHead):
             out.append(("head", event.method, event.target, event.http_version,
-                        tuple(event.headers), event.keep_alive, event.expect_continue,
+                        tuple(event.raw_headers), event.keep_alive, event.expect_continue,
                         event.has_body))
         elif isinstance(event, BodyData):
             if out and out[-1][0] == "body":

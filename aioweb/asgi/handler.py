@@ -46,6 +46,9 @@ from aioweb.router import mount_prefix
 log = logging.getLogger("aioweb.asgi")
 
 _INTERNAL_ERROR = b"Internal Server Error"
+# "%" as a byte value, an int: ``37 in data`` is far cheaper than ``b"%" in
+# data`` on CPython 3.11 (see aioweb/server/request.py).
+_PERCENT = ord("%")
 
 
 def _server_error() -> Response:
@@ -93,7 +96,7 @@ class AsgiHandler(Handler):
         raw_path = request.raw_path
         # The contract's path is raw_path percent-decoded as UTF-8; without a
         # "%" that is a plain decode, far cheaper than the unquoting.
-        path = raw_path.decode("utf-8", "replace") if b"%" not in raw_path else request.path
+        path = raw_path.decode("utf-8", "replace") if _PERCENT not in raw_path else request.path
         # ASGI wants lower-cased byte names: the container's raw pairs are
         # bytes already, so only the name changes (no bytes -> str -> bytes).
         # A plain loop: on Python 3.11 a comprehension is a call of its own.

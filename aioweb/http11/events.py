@@ -8,16 +8,24 @@ after which it reads nothing more from that connection.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(slots=True, eq=False)
 class RequestHead:
-    """The request line and headers, checked and complete."""
+    """The request line and headers, checked and complete.
+
+    The reader makes one per request through the factory it is given: by
+    default this class; in the server, a subclass that is the handler's
+    request itself (``aioweb/server/request.py``), so one object is made per
+    request instead of two. (``eq=False``: two requests are never "equal",
+    whatever their fields; the connection finds its own in a list.)
+    """
 
     method: str
     target: bytes
     http_version: str
-    headers: list[tuple[bytes, bytes]]
+    raw_headers: list[tuple[bytes, bytes]]
     keep_alive: bool
     # The client waits for "100 Continue" before sending its body (RFC 9110 §10.1.1).
     expect_continue: bool
@@ -57,3 +65,8 @@ class Rejection:
 
 
 Event = RequestHead | BodyData | EndOfRequest | Rejection
+
+# What the reader calls to make a RequestHead: (method, target, http_version,
+# raw_headers, keep_alive, expect_continue, has_body), in the fields' order.
+HeadFactory = Callable[[str, bytes, str, list[tuple[bytes, bytes]], bool, bool, bool],
+                       RequestHead]

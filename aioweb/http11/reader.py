@@ -17,7 +17,8 @@ from __future__ import annotations
 import httptools
 
 from aioweb.config import Config
-from aioweb.http11.events import END_OF_REQUEST, BodyData, Event, Rejection, RequestHead
+from aioweb.http11.events import (END_OF_REQUEST, BodyData, Event, HeadFactory, Rejection,
+                                  RequestHead)
 
 # Methods as interned str: most requests use one of these, and reusing the
 # same str object saves decoding the method on every request.
@@ -37,17 +38,20 @@ class RequestReader:
 
     ``receive(data)`` returns the events that ``data`` completed. After a
     :class:`Rejection`, or after a request that closes the connection, it
-    ignores further input: the connection is on its way out.
+    ignores further input: the connection is on its way out. Each head is
+    made by ``new_head`` (see :class:`RequestHead`).
     """
 
     # One reader per open connection: slots keep it small (and quick to read).
-    __slots__ = ("_max_url", "_max_head", "_max_headers", "_max_body", "_parser", "_events",
-                 "finished", "in_head", "_line_read", "_head_bytes_pending", "_trailer_size",
+    __slots__ = ("_new_head", "_max_url", "_max_head", "_max_headers", "_max_body", "_parser",
+                 "_events", "finished", "in_head", "_line_read", "_head_bytes_pending",
+                 "_trailer_size",
                  "_url", "_head_size", "_headers", "_host_count", "_framed",
                  "_content_length", "_chunked", "_transfer_encoding", "_expect_continue",
                  "_upgrade", "_connection_header", "_body_size", "_keep_alive")
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, new_head: HeadFactory = RequestHead) -> None:
+        self._new_head = new_head
         self._max_url = config.max_url_size
         self._max_head = config.max_head_size
         self._max_headers = config.max_header_count
@@ -241,7 +245,7 @@ class RequestReader:
             raise _Refuse(413, "request body too large")
         keep_alive = self._keep_alive = persists and not (
             self._upgrade and parser.should_upgrade())
-        self._events.append(RequestHead(
+        self._events.append(self._new_head(
             method, target, version, headers, keep_alive,
             self._expect_continue and version == "1.1", self._chunked or content_length > 0))
         self.in_head = False

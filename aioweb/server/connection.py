@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import socket
 from typing import TYPE_CHECKING, cast
 
 from aioweb.errors import ClientDisconnected, HttpError
 from aioweb.http11 import writer
-from aioweb.http11.events import BodyData, EndOfRequest, Rejection, RequestHead
+from aioweb.http11.events import BodyData, EndOfRequest, Rejection
 from aioweb.http11.phases import HANDLING, HEAD, IDLE, TRANSITIONS, Phase
 from aioweb.http11.reader import RequestReader
 from aioweb.server.eager import start_eagerly
@@ -85,7 +86,8 @@ class HttpToolsConnection(asyncio.Protocol):
         self.lost = False
         self.phase = Phase.FRESH
         self.deadline: float | None = None  # when the current phase times out
-        self._reader = RequestReader(state.config)
+        # The reader's heads are this connection's requests (see request.py).
+        self._reader = RequestReader(state.config, functools.partial(HttpToolsRequest, self))
         # Requests waiting behind the one being handled. A list, not a deque:
         # it holds at most max_pipeline_depth items, and an empty list costs
         # 56 bytes per idle connection where an empty deque costs 760.
@@ -205,7 +207,7 @@ class HttpToolsConnection(asyncio.Protocol):
                 return
         for event in self._reader.receive(data):
             kind = type(event)
-            if kind is RequestHead:
+            if kind is HttpToolsRequest:
                 self._on_head(event)  # type: ignore[arg-type]
             elif kind is BodyData:
                 if self._receiving is not None and self._receiving._feed(event.data):  # type: ignore[union-attr]  # pylint: disable=protected-access
@@ -220,21 +222,20 @@ class HttpToolsConnection(asyncio.Protocol):
             else:
                 self._on_rejection(event)  # type: ignore[arg-type]
 
-    def _on_head(self, head: RequestHead) -> None:
+    def _on_head(self, request: HttpToolsRequest) -> None:
         if self.state.shutting_down:
             # Arrived after shutdown began: not accepted. Read no further;
             # the response in flight will say Connection: close.
             self._reader.finished = True
             return
-        request = HttpToolsRequest(head, self)  # pylint: disable=abstract-class-instantiated
-        if head.has_body:
+        if request.has_body:
             self._receiving = request
         self._waiting.append(request)
         if self._debug:
             self._requests_seen += 1
             self._step("request %d: head complete: %s %r HTTP/%s%s", self._requests_seen,
-                       head.method, head.target, head.http_version,
-                       "" if head.has_body else " (no body)")
+                       request.method, request.target, request.http_version,
+                       "" if request.has_body else " (no body)")
 
     def _on_rejection(self, rejection: Rejection) -> None:
         receiving, self._receiving = self._receiving, None
@@ -280,7 +281,7 @@ class HttpToolsConnection(asyncio.Protocol):
         state = self.state
         coro = respond(self, request, state.handler)
         if self._debug:
-            self._step("handler for %s %r started %s", request.head.method, request.head.target,
+            self._step("handler for %s %r started %s", request.method, request.target,
                        "eagerly" if state.eager else "in a Task")
         if state.eager:
             task = start_eagerly(coro, self.loop, self._context.copy())
@@ -373,8 +374,8 @@ class HttpToolsConnection(asyncio.Protocol):
 
     def send_continue(self, request: HttpToolsRequest) -> None:
         """Answer ``Expect: 100-continue``: the handler wants the body."""
-        if request.head.expect_continue and request is self._current:
-            request.head.expect_continue = False  # once
+        if request.expect_continue and request is self._current:
+            request.expect_continue = False  # once
             self.write(writer.CONTINUE_100)
 
     def body_drained(self) -> None:

@@ -55,25 +55,25 @@ async def respond(connection: HttpToolsConnection, request: HttpToolsRequest,
             return  # nobody is left to answer
         except Exception:  # pylint: disable=broad-exception-caught
             # The handler's bug, not the server's: log it, answer 500, keep serving.
-            log.exception("handler failed on %s %r", request.method, request.head.target)
+            log.exception("handler failed on %s %r", request.method, request.target)
             result = error_response(500)
         if result is None:
             if request.response_started:  # it answered through send()/start_response()
                 body_writer = request.writer
                 if body_writer is not None and not body_writer.finished:
                     log.error("handler returned before finishing its response to %s %r",
-                              request.method, request.head.target)
+                              request.method, request.target)
                     body_writer.abort()
                 return
             log.error("handler returned no response to %s %r", request.method,
-                      request.head.target)
+                      request.target)
             result = error_response(500)
         streaming = write_response(connection, request, result)
         if streaming is not None:
             await streaming
     except Exception:  # pylint: disable=broad-exception-caught
         # The server's own bug, past the handler: logged; the request still ends below.
-        log.exception("request handling failed on %s %r", request.method, request.head.target)
+        log.exception("request handling failed on %s %r", request.method, request.target)
     finally:
         # In a Task (the handler waited for something), this is the Task's
         # last step, and the request ends here: no done-callback, which would
@@ -86,10 +86,9 @@ async def respond(connection: HttpToolsConnection, request: HttpToolsRequest,
 def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
                    result: ResponseLike) -> Coroutine[Any, Any, None] | None:
     """Write a whole response now, or return the coroutine that streams it."""
-    head = request.head
     request.response_started = True
     if (type(result) is bytes and len(result) < connection.plain_below  # pylint: disable=unidiomatic-typecheck
-            and head.method != "HEAD" and head.http_version == "1.1"
+            and request.method != "HEAD" and request.http_version == "1.1"
             and connection.keep_alive_after(request, False)):
         # The fast path, taken by most responses: a 200 with a small bytes
         # body, no handler headers, kept alive (so no Connection header). One
@@ -108,15 +107,15 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
     try:
         header_lines, length, close = writer.encode_headers(headers)
     except ResponseHeaderError as exc:
-        log.error("refused a response to %s %r: %s", head.method, head.target, exc)
+        log.error("refused a response to %s %r: %s", request.method, request.target, exc)
         status, body, headers = 500, b"500 Internal Server Error\n", []
         header_lines, length, close = b"", None, False
     if not 100 <= status <= 599:  # RFC 9110 §15: three digits, 1xx to 5xx
-        log.error("refused a response to %s %r: status %r", head.method, head.target, status)
+        log.error("refused a response to %s %r: status %r", request.method, request.target, status)
         status, body, headers = 500, b"500 Internal Server Error\n", []
         header_lines, length, close = b"", None, False
     keep_alive = connection.keep_alive_after(request, close)
-    with_body = writer.body_allowed(head.method, status)
+    with_body = writer.body_allowed(request.method, status)
     if not isinstance(body, bytes) or (
             length is not None and length != len(body) and with_body
             and result.content_length_binding):
@@ -126,7 +125,7 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
                                           length, keep_alive),
                        _one_chunk(body) if isinstance(body, bytes) else body)
     if (status == 200 and keep_alive and with_body and len(body) < connection.plain_below
-            and head.http_version == "1.1"):
+            and request.http_version == "1.1"):
         # A 200 with headers (every ASGI response, most native ones), too
         # small to gzip: as the fast path above, one formatting step. The
         # same bytes as the general path below.
@@ -136,22 +135,22 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         return None
     # Decided as for GET even for HEAD: HEAD must announce what GET would send
     # (RFC 9110 §9.3.2), and the size GET would have is the length it declares.
-    size = length if head.method == "HEAD" and not body and length is not None else len(body)
+    size = length if request.method == "HEAD" and not body and length is not None else len(body)
     gzip = False
     if size >= connection.gzip_min_size and writer.body_allowed("GET", status):
-        gzip, header_lines = _content_coding(head, status, headers, header_lines)
+        gzip, header_lines = _content_coding(request, status, headers, header_lines)
         if gzip and body:
             body = compression.gzip_body(body, connection.config.gzip_level)
     if status == 204 or status == 304 or status < 200:
         framing = b""  # RFC 9110 §8.6: no Content-Length on these
-    elif head.method == "HEAD" and not body and length is not None:
+    elif request.method == "HEAD" and not body and length is not None:
         # The size GET would have, as the handler declared it; none when the GET
         # would be gzipped: only compressing would tell (RFC 9110 §9.3.2 lets a
         # HEAD leave out what only the content tells).
         framing = b"" if gzip else writer.content_length_line(length)
     else:
         framing = writer.content_length_line(len(body))
-    response_head = writer.encode_head(head.http_version, status, connection.state.common_block,
+    response_head = writer.encode_head(request.http_version, status, connection.state.common_block,
                                        header_lines, framing, keep_alive)
     if not with_body or not body:
         connection.write(response_head)
@@ -164,11 +163,11 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
     return None
 
 
-def _content_coding(head: RequestHead, status: int, headers: list[Header],
+def _content_coding(request: RequestHead, status: int, headers: list[Header],
                     header_lines: bytes) -> tuple[bool, bytes]:
     """Whether to gzip the body, and the header lines to send with it: the
     handler's own, or (ETag, Vary) those the coding changes."""
-    gzip, coded_headers = compression.negotiate(status, headers, head.headers)
+    gzip, coded_headers = compression.negotiate(status, headers, request.raw_headers)
     return gzip, header_lines if coded_headers is None else writer.encode_headers(coded_headers)[0]
 
 
@@ -194,15 +193,14 @@ class ResponseBodyWriter(ResponseWriter):
                  headers: list[Header], header_lines: bytes, length: int | None,
                  keep_alive: bool) -> None:
         self._connection = connection
-        head = request.head
-        self.with_body = writer.body_allowed(head.method, status)
+        self.with_body = writer.body_allowed(request.method, status)
         self._gzip = None
         head_unframed = False
         # A body of declared length is sent as it is; a HEAD announces what its GET
         # would get, whatever length it declares (RFC 9110 §9.3.2).
         if connection.config.gzip and writer.body_allowed("GET", status) and (
                 length is None or not self.with_body):
-            gzip, header_lines = _content_coding(head, status, headers, header_lines)
+            gzip, header_lines = _content_coding(request, status, headers, header_lines)
             if gzip and self.with_body:
                 self._gzip = compression.GzipStream(connection.config.gzip_level)
             elif gzip and length is not None:
@@ -214,7 +212,7 @@ class ResponseBodyWriter(ResponseWriter):
             framing = writer.content_length_line(length)
         elif status == 204 or status == 304 or status < 200 or head_unframed:
             framing = b""
-        elif head.http_version == "1.1":
+        elif request.http_version == "1.1":
             framing, self._chunked = writer.CHUNKED_LINE, True
         else:
             # HTTP/1.0 knows no chunked coding: the end of the body is the close.
@@ -224,7 +222,7 @@ class ResponseBodyWriter(ResponseWriter):
         self._keep_alive = keep_alive
         self._finished = False
         request.response_started = True
-        connection.write(writer.encode_head(head.http_version, status,
+        connection.write(writer.encode_head(request.http_version, status,
                                             connection.state.common_block,
                                             header_lines, framing, keep_alive))
 

@@ -123,9 +123,9 @@ def check_head(head: RequestHead, config: Config) -> None:
     assert head.http_version in ("1.0", "1.1"), head.http_version
     assert 0 < len(head.target) <= config.max_url_size
     assert re.search(rb"[\x00-\x20\x7f]", head.target) is None, head.target
-    assert len(head.headers) <= config.max_header_count
-    names = [name.lower() for name, _ in head.headers]
-    for name, value in head.headers:
+    assert len(head.raw_headers) <= config.max_header_count
+    names = [name.lower() for name, _ in head.raw_headers]
+    for name, value in head.raw_headers:
         assert _TOKEN.fullmatch(name), name
         assert re.search(rb"[\r\n\x00]", value) is None, value
     if head.http_version == "1.1":
@@ -171,7 +171,7 @@ def normalise(events: list[Event]) -> list[tuple[object, ...]]:
                 out.append(("body", event.data))
         elif isinstance(event, RequestHead):
             out.append(("head", event.method, event.target, event.http_version,
-                        tuple(event.headers), event.keep_alive, event.has_body))
+                        tuple(event.raw_headers), event.keep_alive, event.has_body))
         elif isinstance(event, Rejection):
             out.append(("reject", event.status))
         else:
