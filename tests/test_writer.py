@@ -175,3 +175,33 @@ def test_header_names_checked_once_are_remembered_within_a_bound() -> None:
     assert len(writer._checked_names) <= writer._CHECKED_NAMES_MAX  # pylint: disable=protected-access
     with pytest.raises(ResponseHeaderError):
         writer.encode_headers([("X-Bad Name-3001", "v")])
+
+
+def test_sent_header_lines_are_remembered_within_a_bound() -> None:
+    """A (name, value) pair that went out is found again without checking
+    (apps send the same content-type on every response), but only pairs that
+    passed the checks are kept, a line too long is never kept, and a handler
+    that makes up a value per response cannot grow the cache without end."""
+    sent_lines = writer._sent_lines  # pylint: disable=protected-access
+    pair = (b"content-type", b"text/plain; charset=utf-8")
+    assert writer.encode_headers([pair])[0] == b"content-type: text/plain; charset=utf-8\r\n"
+    assert sent_lines[pair] == b"content-type: text/plain; charset=utf-8\r\n"
+    # Refused pairs are never kept, so they are refused every time.
+    for _ in range(2):
+        with pytest.raises(ResponseHeaderError):
+            writer.encode_headers([(b"x-evil", b"a\r\nset-cookie: pwned=1")])
+    assert (b"x-evil", b"a\r\nset-cookie: pwned=1") not in sent_lines
+    # Framing and Connection headers are read each time, never kept as lines.
+    assert writer.encode_headers([(b"content-length", b"5"), (b"connection", b"close")]) == (
+        b"", 5, True)
+    assert (b"content-length", b"5") not in sent_lines
+    long_pair = (b"x-long", b"v" * 1000)
+    assert writer.encode_headers([long_pair])[0] == b"x-long: " + b"v" * 1000 + b"\r\n"
+    assert long_pair not in sent_lines
+    for i in range(3000):
+        assert writer.encode_headers([("Set-Cookie", f"id={i}")])[0] == b"Set-Cookie: id=%d\r\n" % i
+        assert len(sent_lines) <= writer._SENT_LINES_MAX  # pylint: disable=protected-access
+    # Pairs that cannot be keys (lists, as ASGI allows) are still encoded and checked.
+    assert writer.encode_headers([[b"x-a", b"1"]])[0] == b"x-a: 1\r\n"  # type: ignore[list-item]
+    with pytest.raises(ResponseHeaderError):
+        writer.encode_headers([[b"x-a", b"1\n"]])  # type: ignore[list-item]
