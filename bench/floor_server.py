@@ -2,6 +2,7 @@
 
     python -m bench.floor_server [--port 8888]          # native: an echo handler
     python -m bench.floor_server --asgi [--port 8888]   # bench/asgi_echo.py's app
+    python -m bench.floor_server --asgi --app examples.asgi_hello:fastapi_app
 
 The control server (``control_server.py``) is the ceiling: it answers without
 looking at the request. This is the floor under aioweb instead: the same two
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import time
 from collections.abc import Coroutine
 from email.utils import formatdate
@@ -178,6 +180,8 @@ class AsgiCycle:
 class AsgiFloorProtocol(FloorProtocol):
     """One connection, ASGI: the scope and the app's Task instead of the handler call."""
 
+    app: Any = staticmethod(echo_app)  # what --app names, set before serving
+
     def __init__(self) -> None:
         super().__init__()
         self.peer: tuple[str, int] | None = None
@@ -202,7 +206,7 @@ class AsgiFloorProtocol(FloorProtocol):
     def on_message_complete(self) -> None:
         cycle = self.request
         assert isinstance(cycle, AsgiCycle)
-        asyncio.get_running_loop().create_task(echo_app(cycle.scope, cycle.receive, cycle.send))
+        asyncio.get_running_loop().create_task(self.app(cycle.scope, cycle.receive, cycle.send))
 
 
 def main() -> None:
@@ -210,8 +214,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="the least work per request: the floor")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8888, help="port to bind (8888)")
-    parser.add_argument("--asgi", action="store_true", help="run bench/asgi_echo.py's app")
+    parser.add_argument("--asgi", action="store_true", help="serve an ASGI app")
+    parser.add_argument("--app", default="bench.asgi_echo:app", metavar="MODULE:ATTR",
+                        help="the ASGI app (bench.asgi_echo:app); one that needs no lifespan "
+                             "and reads no body in a GET")
     args = parser.parse_args()
+    module, _, attribute = args.app.partition(":")
+    AsgiFloorProtocol.app = staticmethod(getattr(importlib.import_module(module), attribute))
     try:
         uvloop.run(serve(args.host, args.port, AsgiFloorProtocol if args.asgi else FloorProtocol,
                          f"floor server ({'ASGI' if args.asgi else 'native'})"))

@@ -31,7 +31,9 @@ from bench.cpu_accounting import SERVER_CPU
 @dataclass(frozen=True)
 class ServerSpec:
     """How to start one server.  In ``command``, ``{python}`` becomes this
-    interpreter and ``{port}`` the port picked for the run."""
+    interpreter, ``{port}`` the port picked for the run and, in an ASGI
+    server's, ``{app}`` the app it serves (``DEFAULT_APP`` unless a driver
+    asks for another, such as wire_cost's ``--app``)."""
 
     role: str  # SUBJECT (what we measure) or REFERENCE (what we compare it with)
     command: tuple[str, ...]
@@ -39,9 +41,16 @@ class ServerSpec:
     # own package): without it the server is reported as unavailable, not run.
     requires: str = ""
 
+    @property
+    def serves_any_app(self) -> bool:
+        """Whether the app it serves can be chosen (an ASGI server's can)."""
+        return any("{app}" in part for part in self.command)
+
 
 SUBJECT = "subject"
 REFERENCE = "reference"
+# What the ASGI servers serve unless told otherwise: the sample server's echo.
+DEFAULT_APP = "bench.asgi_echo:app"
 
 # The servers, in the order each round runs them.  Every one answers a GET
 # with an empty 200 and keeps the connection alive.  The commands run from the
@@ -52,20 +61,20 @@ SERVERS: dict[str, ServerSpec] = {
     "aioweb": ServerSpec(SUBJECT, ("{python}", "sample_server.py", "--uvloop", "--port", "{port}")),
     # aioweb's command line serving the very ASGI app the peers run.
     "aioweb-asgi": ServerSpec(SUBJECT, (
-        "{python}", "-m", "aioweb", "bench.asgi_echo:app", "--loop", "uvloop",
+        "{python}", "-m", "aioweb", "{app}", "--loop", "uvloop",
         "--no-access-log", "--log-level", "warning", "--port", "{port}"), requires="aioweb.cli"),
     # The same, with --eager: no Task per request, which this raw app never needs.
     "aioweb-asgi-eager": ServerSpec(SUBJECT, (
-        "{python}", "-m", "aioweb", "bench.asgi_echo:app", "--loop", "uvloop", "--eager",
+        "{python}", "-m", "aioweb", "{app}", "--loop", "uvloop", "--eager",
         "--no-access-log", "--log-level", "warning", "--port", "{port}"), requires="aioweb.cli"),
     "control": ServerSpec(REFERENCE, ("{python}", "bench/control_server.py", "--port", "{port}")),
     # The floor under aioweb: the least work per request that the same answers
     # need (see floor_server.py), native and ASGI.
     "floor": ServerSpec(REFERENCE, ("{python}", "-m", "bench.floor_server", "--port", "{port}")),
     "floor-asgi": ServerSpec(REFERENCE, (
-        "{python}", "-m", "bench.floor_server", "--asgi", "--port", "{port}")),
+        "{python}", "-m", "bench.floor_server", "--asgi", "--app", "{app}", "--port", "{port}")),
     "uvicorn": ServerSpec(REFERENCE, (
-        "{python}", "-m", "uvicorn", "bench.asgi_echo:app", "--loop", "uvloop",
+        "{python}", "-m", "uvicorn", "{app}", "--loop", "uvloop",
         "--http", "httptools", "--no-access-log", "--log-level", "warning", "--port", "{port}"),
         requires="uvicorn"),
     # One worker process, one runtime thread, uvloop for the Python side, and
@@ -73,7 +82,7 @@ SERVERS: dict[str, ServerSpec] = {
     "granian": ServerSpec(REFERENCE, (
         "{python}", "-m", "granian", "--interface", "asgi", "--workers", "1",
         "--runtime-threads", "1", "--loop", "uvloop", "--http", "1", "--no-access-log",
-        "--log-level", "warning", "--port", "{port}", "bench.asgi_echo:app"),
+        "--log-level", "warning", "--port", "{port}", "{app}"),
         requires="granian"),
 }
 
@@ -153,12 +162,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(spec: ServerSpec,
-                   log_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def running_server(spec: ServerSpec, log_dir: Path, app: str = DEFAULT_APP
+                   ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """Start a server pinned to SERVER_CPU, yield (process, port), always stop it."""
     port = pick_free_port()
     command = ["taskset", "-c", str(SERVER_CPU)] + [
-        part.format(python=sys.executable, port=port) for part in spec.command]
+        part.format(python=sys.executable, port=port, app=app) for part in spec.command]
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:  # a file, not a pipe: a chatty server can't block on it
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,

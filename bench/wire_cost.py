@@ -2,6 +2,8 @@
 
     python -m bench.wire_cost                       # every server, c=50, 3 rounds
     python -m bench.wire_cost --servers aioweb,uvicorn --connections 256
+    python -m bench.wire_cost --servers aioweb-asgi,uvicorn,floor-asgi \
+        --app examples.asgi_hello:fastapi_app      # the ASGI servers, another app
 
 Requests per second measure the machine as much as the server: on a shared
 host they move by a third from one run to the next while nothing in the
@@ -34,7 +36,7 @@ from pathlib import Path
 
 from bench.load_generator import WRK, LoadClient, SetupFailed, load_client, run_load
 from bench.cpu_accounting import SERVER_CPU
-from bench.servers import SERVERS, running_server, unavailable_reason
+from bench.servers import DEFAULT_APP, SERVERS, running_server, unavailable_reason
 
 WARM_UP_SECONDS = 1
 PERF_EVENTS = ("instructions:u", "instructions:k", "cycles")
@@ -87,7 +89,7 @@ def run_rounds(client: LoadClient, names: list[str], costs: dict[str, list[WireC
     """Interleaved rounds: every server once per round, in order."""
     for round_number in range(1, args.rounds + 1):
         for name in names:
-            with running_server(SERVERS[name], log_dir) as (_process, port):
+            with running_server(SERVERS[name], log_dir, args.app) as (_process, port):
                 cost = measure(client, port, args.connections, args.duration)
             costs[name].append(cost)
             print(f"round {round_number}: {name}: {cost.user_instructions:,.0f} user + "
@@ -104,11 +106,15 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--duration", type=int, default=3, help="seconds per run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--app", default=DEFAULT_APP, metavar="MODULE:ATTR",
+                        help=f"the app the ASGI servers serve ({DEFAULT_APP})")
     args = parser.parse_args()
     if shutil.which("perf") is None:
         print("needs perf (apt-get install linux-perf)", file=sys.stderr)
         return 2
     names = [name for name in args.servers.split(",") if unavailable_reason(SERVERS[name]) is None]
+    if args.app != DEFAULT_APP and (fixed := [n for n in names if not SERVERS[n].serves_any_app]):
+        parser.error(f"--app is for ASGI servers; {', '.join(fixed)} serve(s) their own")
     costs: dict[str, list[WireCost]] = {name: [] for name in names}
     try:
         with load_client(WRK) as client, \

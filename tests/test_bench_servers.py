@@ -38,3 +38,20 @@ def test_reference_server_answers_on_one_connection(name: str, tmp_path: Path) -
             assert connection.getresponse().status == 200
         finally:
             connection.close()
+
+
+@pytest.mark.parametrize("name", ["floor-asgi", "aioweb-asgi", "uvicorn"])
+def test_asgi_servers_serve_the_app_they_are_given(name: str, tmp_path: Path) -> None:
+    """wire_cost's --app: an ASGI server runs the app named, not the echo (the
+    FastAPI hello answers "hello" where the echo answers an empty body)."""
+    if not SERVERS[name].serves_any_app:
+        pytest.fail(f"{name} cannot be given an app")
+    with running_server(SERVERS[name], tmp_path, "examples.asgi_hello:fastapi_app") as (_, port):
+        connection = http.client.HTTPConnection(HOST, port, timeout=5)
+        try:
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            assert (response.status, response.read()) == (200, b"hello")
+        finally:
+            connection.close()
+    assert not SERVERS["aioweb"].serves_any_app  # the sample server serves its own handler
