@@ -4,6 +4,8 @@
   It is the judge of "a complete, valid response": a status line, token
   header names, values without CR/LF/NUL, exactly one framing (Content-Length,
   chunked, or until close), and a body that ends where its framing says.
+  The tests' blocking client (``RawClient`` in ``tests/conftest.py``) reads
+  through it too, so every response a wire test sees has passed it.
 * :func:`connect`, :func:`reset`, :func:`receive` — blocking sockets with
   deadlines, so nothing here can wait forever.
 * :class:`ServerProcess` — a server script in a subprocess, with the figures
@@ -35,7 +37,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The largest response head the parser accepts; the server's are ~150 bytes.
 MAX_RESPONSE_HEAD = 64 * 1024
 
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9]) ([\t !-~\x80-\xff]*)")
+_STATUS_LINE = re.compile(rb"(HTTP/1\.[01]) ([1-5][0-9][0-9]) ([\t !-~\x80-\xff]*)")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(rb"[\t !-~\x80-\xff]*")
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
@@ -59,6 +61,8 @@ class Response:
     headers: list[tuple[str, str]]
     body: bytes = b""
     head: bytes = b""  # the status line and header lines exactly as received
+    version: str = "HTTP/1.1"
+    trailers: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # after chunks
 
     def header(self, name: str) -> str | None:
         """The first value of a header, or None."""
@@ -101,6 +105,31 @@ class ResponseParser:
     def expect(self, method: str) -> None:
         """Note the method of the next request sent (only HEAD matters)."""
         self._methods.append(method)
+
+    @property
+    def expecting(self) -> bool:
+        """Whether a noted method still waits for its (final) response."""
+        return bool(self._methods)
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes received and not parsed yet (one response at a time leaves some)."""
+        return bytes(self._buffer)
+
+    def add(self, data: bytes) -> None:
+        """Buffer ``data`` without parsing it yet (see :meth:`next_response`)."""
+        self._buffer += data
+
+    def next_response(self, data: bytes = b"") -> Response | None:
+        """Add ``data``; parse until one response (interim or final) is
+        complete and return it, or None when more bytes are needed. Bytes
+        past it stay unparsed, so a method noted later still applies to the
+        responses after it (a blocking client knows the method only when
+        it reads)."""
+        self._buffer += data
+        while not self._done and self._advance():
+            pass
+        return self._done.pop(0) if self._done else None
 
     @property
     def mid_response(self) -> bool:
@@ -164,7 +193,8 @@ class ResponseParser:
             if not line:
                 self._finish()
             else:
-                _header(line)
+                assert self._response is not None
+                self._response.trailers.append(_header(line))
             return True
         # "close": everything until the end of the stream is body.
         self._body += self._buffer
@@ -199,8 +229,9 @@ class ResponseParser:
         if match is None:
             raise BadResponse(f"bad status line {lines[0]!r}")
         headers = [_header(line) for line in lines[1:]]
-        response = self._response = Response(int(match[1]), match[2].decode("latin-1"),
-                                             headers, head=head)
+        response = self._response = Response(int(match[2]), match[3].decode("latin-1"),
+                                             headers, head=head,
+                                             version=match[1].decode("ascii"))
         self._body = bytearray()
         self._frame(response)
         return True

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import importlib.util
 import socket
 import struct
@@ -38,7 +37,7 @@ from typing import Any
 
 import pytest
 from loop_thread import LoopThread
-from scripts.wire import Response, wait_until
+from scripts.wire import CutOff, Response, ResponseParser, wait_until
 
 from aioweb import Config, HttpToolsContainer
 
@@ -229,21 +228,18 @@ class ServerClosed(EOFError):
     """
 
 
-@dataclasses.dataclass
-class RawResponse(Response):
-    """A response as ``scripts/wire.py`` parses it, with its version and the
-    trailers of a chunked body."""
-
-    version: str = "HTTP/1.1"
-    trailers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+# The tests' name for a parsed response (scripts/wire.py's, with its version
+# and the trailers of a chunked body).
+RawResponse = Response
 
 
 class RawClient:
     """A blocking socket with a response parser, for byte-exact wire tests.
 
-    It parses Content-Length, chunked (with trailers) and close-delimited
-    bodies, and the bodiless responses (1xx, 204, 304, HEAD). Every read has
-    a timeout, so a server that does not answer fails the test.
+    Responses are read with ``scripts/wire.py``'s strict parser, one at a
+    time: any byte the server sends that is not valid HTTP/1.1 fails the
+    test (BadResponse), whatever the test itself checks. Every read has a
+    timeout, so a server that does not answer fails the test too.
     """
 
     def __init__(self, address: tuple[str, int], timeout: float = SOCKET_TIMEOUT,
@@ -256,7 +252,7 @@ class RawClient:
         sock.connect(address)
         self.sock = sock
         self.timeout = timeout
-        self._buffer = bytearray()
+        self._parser = ResponseParser()
         self.eof = False
 
     # --- sending ----------------------------------------------------------
@@ -306,7 +302,7 @@ class RawClient:
     # --- receiving --------------------------------------------------------
 
     def _fill(self) -> bool:
-        """Read more bytes into the buffer; False at end of stream."""
+        """Read more bytes into the parser's buffer; False at end of stream."""
         if self.eof:
             return False
         try:
@@ -316,69 +312,23 @@ class RawClient:
         if not data:
             self.eof = True
             return False
-        self._buffer += data
+        self._parser.add(data)
         return True
 
-    def _line(self) -> bytes:
-        while (end := self._buffer.find(b"\r\n")) < 0:
-            if not self._fill():
-                raise ServerClosed(f"closed in a line: {bytes(self._buffer)!r}")
-        line = bytes(self._buffer[:end])
-        del self._buffer[:end + 2]
-        return line
-
-    def _exactly(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            if not self._fill():
-                raise ServerClosed(f"closed {size - len(self._buffer)} bytes short")
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
-
-    def _until_close(self) -> bytes:
-        while self._fill():
-            pass
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        return data
-
-    def read_response(self, method: str = "GET") -> RawResponse:
+    def read_response(self, method: str = "GET") -> Response:
         """Read one whole response (a 1xx counts as one); ``method`` tells HEAD apart."""
-        status_line = self._line().decode("latin-1")
-        version, status, reason = (status_line.split(" ", 2) + [""])[:3]
-        head_lines = [status_line]
-        headers = []
-        while line := self._line():
-            head_lines.append(line.decode("latin-1"))
-            name, _, value = line.decode("latin-1").partition(":")
-            headers.append((name.lower(), value.strip()))
-        response = RawResponse(int(status), reason, headers, version=version,
-                               head=("\r\n".join(head_lines) + "\r\n").encode("latin-1"))
-        code = response.status
-        if code < 200 or code in (204, 304) or method == "HEAD":
-            return response
-        if "chunked" in (response.header("transfer-encoding") or "").lower():
-            response.body, response.trailers = self._chunked_body()
-        elif (length := response.header("content-length")) is not None:
-            response.body = self._exactly(int(length))
-        else:
-            response.body = self._until_close()
+        if not self._parser.expecting:  # else an interim response came before its final one
+            self._parser.expect(method)
+        while (response := self._parser.next_response()) is None:
+            if not self._fill():
+                try:
+                    finished = self._parser.feed_eof()
+                except CutOff as exc:
+                    raise ServerClosed(f"closed in a response: {exc}") from exc
+                if not finished:
+                    raise ServerClosed("closed before a response")
+                return finished[0]
         return response
-
-    def _chunked_body(self) -> tuple[bytes, list[tuple[str, str]]]:
-        pieces = []
-        while True:
-            size = int(self._line().split(b";", 1)[0].strip(), 16)
-            if size == 0:
-                break
-            pieces.append(self._exactly(size))
-            if self._exactly(2) != b"\r\n":
-                raise AssertionError("chunk data not followed by CRLF")
-        trailers = []
-        while line := self._line():
-            name, _, value = line.decode("latin-1").partition(":")
-            trailers.append((name.lower(), value.strip()))
-        return b"".join(pieces), trailers
 
     def read_responses(self, count: int, method: str = "GET") -> list[RawResponse]:
         """Read ``count`` whole responses."""
@@ -405,7 +355,7 @@ class RawClient:
 
     def silent_for(self, seconds: float) -> bool:
         """True if not a byte (nor a close) arrives for ``seconds``: a negative check."""
-        if self._buffer or self.eof:
+        if self._parser.pending or self.eof:
             return False
         self.sock.settimeout(seconds)
         try:
@@ -419,7 +369,7 @@ class RawClient:
     @property
     def pending(self) -> bytes:
         """Bytes received but not parsed yet."""
-        return bytes(self._buffer)
+        return self._parser.pending
 
 
 @pytest.fixture
