@@ -12,10 +12,14 @@ from __future__ import annotations
 import socket
 import threading
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
-from conftest import RawClient, ServerClosed
 
 from scripts.wire import BadResponse
+
+Connect = Callable[..., Any]  # the connect fixture: an address -> a RawClient
 
 
 def serve_once(payload: bytes) -> tuple[tuple[str, int], threading.Thread]:
@@ -33,53 +37,44 @@ def serve_once(payload: bytes) -> tuple[tuple[str, int], threading.Thread]:
     return listener.getsockname()[:2], thread
 
 
-def client_for(payload: bytes) -> RawClient:
-    """A client connected to a server that sends ``payload``."""
+def client_for(connect: Connect, payload: bytes) -> Any:
+    """A RawClient connected to a server that sends ``payload``."""
     address, _ = serve_once(payload)
-    return RawClient(address)
+    return connect(address)
 
 
-def test_pipelined_head_response_is_read_without_a_body() -> None:
+def test_pipelined_head_response_is_read_without_a_body(connect: Connect) -> None:
     """GET, HEAD (announcing 5 bytes it does not send), GET, arriving in one
     read: each is read as its method says, and nothing is left over."""
-    client = client_for(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi"
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nyou")
-    try:
-        assert client.read_response("GET").body == b"hi"
-        head = client.read_response("HEAD")
-        assert (head.body, head.header("content-length")) == (b"", "5")
-        assert client.read_response("GET").body == b"you"
-        assert client.pending == b""
-    finally:
-        client.close()
+    client = client_for(connect, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi"
+                                 b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
+                                 b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nyou")
+    assert client.read_response("GET").body == b"hi"
+    head = client.read_response("HEAD")
+    assert (head.body, head.header("content-length")) == (b"", "5")
+    assert client.read_response("GET").body == b"you"
+    assert client.pending == b""
 
 
-def test_interim_response_then_final_then_head() -> None:
+def test_interim_response_then_final_then_head(connect: Connect) -> None:
     """A 100 Continue is one response; the method asked for belongs to the
     final one after it, and the next read (a HEAD) is not confused by it."""
-    client = client_for(b"HTTP/1.1 100 Continue\r\n\r\n"
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n")
-    try:
-        interim, final = client.read_final_response("POST")
-        assert [r.status for r in interim] == [100] and final.body == b"ok"
-        assert client.read_response("HEAD").body == b""
-    finally:
-        client.close()
+    client = client_for(connect, b"HTTP/1.1 100 Continue\r\n\r\n"
+                                 b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+                                 b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n")
+    interim, final = client.read_final_response("POST")
+    assert [r.status for r in interim] == [100] and final.body == b"ok"
+    assert client.read_response("HEAD").body == b""
 
 
-def test_chunked_body_with_trailers_and_close_delimited_body() -> None:
+def test_chunked_body_with_trailers_and_close_delimited_body(connect: Connect) -> None:
     """Chunks joined, trailers kept apart; an HTTP/1.0-style body ends at the close."""
-    client = client_for(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
-                        b"5\r\nhello\r\n1;ext=1\r\n!\r\n0\r\nx-sum: 42\r\n\r\n"
-                        b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end")
-    try:
-        chunked = client.read_response()
-        assert (chunked.body, chunked.trailers) == (b"hello!", [("x-sum", "42")])
-        assert client.read_response().body == b"until the end"
-    finally:
-        client.close()
+    client = client_for(connect, b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                                 b"5\r\nhello\r\n1;ext=1\r\n!\r\n0\r\nx-sum: 42\r\n\r\n"
+                                 b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end")
+    chunked = client.read_response()
+    assert (chunked.body, chunked.trailers) == (b"hello!", [("x-sum", "42")])
+    assert client.read_response().body == b"until the end"
 
 
 @pytest.mark.parametrize("payload", [
@@ -89,21 +84,15 @@ def test_chunked_body_with_trailers_and_close_delimited_body() -> None:
     b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 1\r\n\r\nx",  # framed twice
     b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
 ])
-def test_what_no_server_may_send_fails_the_read(payload: bytes) -> None:
+def test_what_no_server_may_send_fails_the_read(connect: Connect, payload: bytes) -> None:
     """RFC 9112: bad values, names, status lines and framing are refused."""
-    client = client_for(payload)
-    try:
-        with pytest.raises(BadResponse):
-            client.read_response()
-    finally:
-        client.close()
+    client = client_for(connect, payload)
+    with pytest.raises(BadResponse):
+        client.read_response()
 
 
-def test_a_response_cut_short_is_a_close_not_a_response() -> None:
+def test_a_response_cut_short_is_a_close_not_a_response(connect: Connect) -> None:
     """Fewer body bytes than Content-Length, then the close: ServerClosed."""
-    client = client_for(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf")
-    try:
-        with pytest.raises(ServerClosed):
-            client.read_response()
-    finally:
-        client.close()
+    client = client_for(connect, b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf")
+    with pytest.raises(EOFError):  # the client's ServerClosed
+        client.read_response()
