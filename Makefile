@@ -1,7 +1,7 @@
 # aioweb's commands. Each target installs what it needs first: the local venv
 # (.venv) with the project and its Python tools, and, through apt-get when the
 # machine lacks them, the system tools (go for client.go's checks and tests,
-# wrk for the benchmarks). On a fresh machine, `make run` and `make test` are
+# wrk and nginx for the tests with real peers and the benchmarks). On a fresh machine, `make run` and `make test` are
 # all there is to type.
 PYTHON ?= python3
 VENV := .venv
@@ -36,11 +36,12 @@ run: $(STAMP_RUN)
 ## make install: the venv with the project and every tool the tests and benchmarks use
 install: $(STAMP_DEV)
 
-## make tools: go (client.go is vetted, tested and run by the tests) and curl, from apt-get
-## when missing
+## make tools: go (client.go is vetted, tested and run by the tests), curl, and the peers
+## tests/test_peers.py runs aioweb with (nginx in front, wrk as load), from apt-get when missing
 tools:
-	@command -v go >/dev/null && command -v curl >/dev/null || { $(APT) update -qq \
-		&& $(APT) install -y -qq golang-go curl; }
+	@command -v go >/dev/null && command -v curl >/dev/null && command -v wrk >/dev/null \
+		&& { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || { $(APT) update -qq \
+		&& $(APT) install -y -qq golang-go curl wrk nginx; }
 
 ## make test: installs what is missing, then pylint, mypy --strict, go vet and go test
 ## (client.go), then pytest
