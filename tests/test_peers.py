@@ -6,12 +6,15 @@ chunked when it streams them (``proxy_request_buffering off``), and passes a
 chunked response on as it arrives (``proxy_buffering off``). wrk is the load
 generator the benchmarks use: many connections, each request the moment the
 last answer is read. Each test here would fail if aioweb got the part of
-HTTP/1.1 that the peer relies on wrong. They are skipped where nginx or wrk is
+HTTP/1.1 that the peer relies on wrong. One more runs a Starlette app behind
+nginx as a site would: under a prefix nginx strips, with the client's address
+and scheme forwarded (``--root-path``, ``--proxy-headers``). They are skipped where nginx or wrk is
 not installed (``make tools`` installs both).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import socket
@@ -24,7 +27,14 @@ from typing import Any
 import httpx
 import pytest
 
+from starlette.applications import Starlette
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
 from aioweb import Request, Response
+from aioweb.asgi import AsgiHandler
+from aioweb.asgi.proxy import TrustedProxies
 
 NGINX = shutil.which("nginx") or next(
     (path for path in ("/usr/sbin/nginx",) if Path(path).exists()), None)
@@ -57,6 +67,16 @@ http {{
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_buffering off;
             proxy_request_buffering off;
+        }}
+        # As a site that serves an app under /api/ and terminates TLS would:
+        # the prefix stripped, the client's address and scheme in headers
+        # (fixed here, so the test can tell them from nginx's own).
+        location /api/ {{
+            proxy_pass http://aioweb/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For 203.0.113.7;
+            proxy_set_header X-Forwarded-Proto https;
         }}
     }}
 }}
@@ -95,9 +115,15 @@ async def upstream(request: Request) -> Response | bytes:
 @pytest.fixture(name="nginx")
 def fixture_nginx(serve: Callable[..., Any], tmp_path: Path) -> Iterator[tuple[str, Any]]:
     """nginx on a free port proxying to a fresh aioweb: (its base URL, the aioweb server)."""
+    with running_nginx(serve(upstream), tmp_path) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def running_nginx(server: Any, tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """nginx on a free port in front of ``server``, stopped afterwards."""
     if NGINX is None:
         pytest.skip("nginx is not installed (make tools installs it)")
-    server = serve(upstream)
     port = free_port()
     config = tmp_path / "nginx.conf"
     config.write_text(NGINX_CONFIG.format(prefix=tmp_path, upstream=server.address[1],
@@ -172,6 +198,34 @@ def test_a_failing_handler_is_a_500_through_nginx_and_serving_goes_on(
         assert client.post("/echo", content=b"still here").content == b"still here"
         head = client.head("/echo")
         assert (head.status_code, head.content) == (200, b"")
+
+
+async def where(request: StarletteRequest) -> JSONResponse:
+    """What a Starlette app knows of the request it is answering."""
+    assert request.client is not None
+    return JSONResponse({"client": request.client.host, "scheme": request.url.scheme,
+                         "path": request.url.path, "root_path": request.scope["root_path"]})
+
+
+WHERE_APP = Starlette(routes=[Route("/where", where)])
+
+
+@pytest.mark.parametrize("trusted", ["127.0.0.1", "10.0.0.1"])
+def test_an_asgi_app_behind_nginx_sees_what_nginx_forwards(
+        serve: Callable[..., Any], tmp_path: Path, trusted: str) -> None:
+    """Behind nginx, under the /api/ prefix it strips: a Starlette app sees
+    its full path and root_path, and, when nginx is a trusted proxy
+    (``--forwarded-allow-ips``), the client address and scheme nginx
+    forwards; from an untrusted peer those headers are ignored."""
+    handler = AsgiHandler(WHERE_APP, root_path="/api", proxies=TrustedProxies(trusted))
+    with running_nginx(serve(handler), tmp_path) as (base, _):
+        with httpx.Client(base_url=base, timeout=10) as client:
+            seen = client.get("/api/where").json()
+    assert (seen["path"], seen["root_path"]) == ("/api/where", "/api")
+    if trusted == "127.0.0.1":
+        assert (seen["client"], seen["scheme"]) == ("203.0.113.7", "https")
+    else:
+        assert (seen["client"], seen["scheme"]) == ("127.0.0.1", "http")
 
 
 def test_wrk_load_is_answered_in_full(serve: Callable[..., Any], tmp_path: Path) -> None:
