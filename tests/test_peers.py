@@ -228,6 +228,20 @@ def test_an_asgi_app_behind_nginx_sees_what_nginx_forwards(
         assert (seen["client"], seen["scheme"]) == ("127.0.0.1", "http")
 
 
+def test_wrk_through_nginx_gets_every_answer(nginx: tuple[str, Any]) -> None:
+    """wrk through nginx, 16 connections for 2 s, on the streamed (chunked)
+    response: a framing slip under load would show as nginx's 502s."""
+    if WRK is None:
+        pytest.skip("wrk is not installed (make tools installs it)")
+    base, server = nginx
+    output = subprocess.run([WRK, "-t1", "-c16", "-d2s", f"{base}/stream"], check=True,
+                            capture_output=True, text=True, timeout=30).stdout
+    assert "Socket errors" not in output and "Non-2xx" not in output, output
+    match = re.search(r"(\d+) requests in", output)
+    assert match is not None and int(match[1]) > 50, output
+    assert server.requests_served >= int(match[1])
+
+
 def test_wrk_load_is_answered_in_full(serve: Callable[..., Any], tmp_path: Path) -> None:
     """wrk, 32 connections for 2 s, GETs and then POSTs with a body (a wrk
     Lua script): no socket error and no non-2xx answer, the server counted
