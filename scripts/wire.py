@@ -120,13 +120,12 @@ class ResponseParser:
         """Buffer ``data`` without parsing it yet (see :meth:`next_response`)."""
         self._buffer += data
 
-    def next_response(self, data: bytes = b"") -> Response | None:
-        """Add ``data``; parse until one response (interim or final) is
-        complete and return it, or None when more bytes are needed. Bytes
-        past it stay unparsed, so a method noted later still applies to the
-        responses after it (a blocking client knows the method only when
+    def next_response(self) -> Response | None:
+        """Parse what :meth:`add` buffered until one response (interim or
+        final) is complete and return it, or None when more bytes are needed.
+        Bytes past it stay unparsed, so a method noted later still applies to
+        the responses after it (a blocking client knows the method only when
         it reads)."""
-        self._buffer += data
         while not self._done and self._advance():
             pass
         return self._done.pop(0) if self._done else None

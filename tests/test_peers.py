@@ -35,6 +35,8 @@ from starlette.routing import Route
 from aioweb import Request, Response
 from aioweb.asgi import AsgiHandler
 from aioweb.asgi.proxy import TrustedProxies
+from bench.servers import pick_free_port
+from scripts.wire import wait_until
 
 NGINX = shutil.which("nginx") or next(
     (path for path in ("/usr/sbin/nginx",) if Path(path).exists()), None)
@@ -83,14 +85,6 @@ http {{
 """
 
 
-def free_port() -> int:
-    """A port nobody listens on now (the kernel picks it)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def upstream(request: Request) -> Response | bytes:
     """What nginx proxies to: echo, stream, fail, and who-sent-this."""
     if request.path == "/echo":
@@ -124,24 +118,24 @@ def running_nginx(server: Any, tmp_path: Path) -> Iterator[tuple[str, Any]]:
     """nginx on a free port in front of ``server``, stopped afterwards."""
     if NGINX is None:
         pytest.skip("nginx is not installed (make tools installs it)")
-    port = free_port()
+    port = pick_free_port()
     config = tmp_path / "nginx.conf"
     config.write_text(NGINX_CONFIG.format(prefix=tmp_path, upstream=server.address[1],
                                           port=port))
     process = subprocess.Popen(  # pylint: disable=consider-using-with  # stopped below
         [NGINX, "-p", str(tmp_path), "-c", str(config), "-e", str(tmp_path / "error.log")],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            return process.poll() is not None  # exited: stop waiting, fail below
+        return True
+
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log = (tmp_path / "error.log").read_text(errors="replace")
-                    pytest.fail(f"nginx did not start:\n{log}")
-                time.sleep(0.05)
+        if not wait_until(listening, 10) or process.poll() is not None:
+            log = (tmp_path / "error.log").read_text(errors="replace")
+            pytest.fail(f"nginx did not start:\n{log}")
         yield f"http://127.0.0.1:{port}", server
     finally:
         process.terminate()
@@ -242,7 +236,8 @@ def test_wrk_through_nginx_gets_every_answer(nginx: tuple[str, Any]) -> None:
     assert server.requests_served >= int(match[1])
 
 
-def test_wrk_load_is_answered_in_full(serve: Callable[..., Any], tmp_path: Path) -> None:
+def test_wrk_load_is_answered_in_full(serve: Callable[..., Any], poll: Callable[..., bool],
+                                      tmp_path: Path) -> None:
     """wrk, 32 connections for 2 s, GETs and then POSTs with a body (a wrk
     Lua script): no socket error and no non-2xx answer, the server counted
     at least the responses wrk read, and every connection closed afterwards."""
@@ -266,7 +261,4 @@ def test_wrk_load_is_answered_in_full(serve: Callable[..., Any], tmp_path: Path)
         completed += int(match[1])
     assert completed > 100
     assert server.requests_served >= completed
-    deadline = time.monotonic() + 5
-    while server.connection_count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.connection_count == 0
+    assert poll(lambda: server.connection_count == 0)

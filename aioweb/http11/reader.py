@@ -45,8 +45,7 @@ class RequestReader:
     # One reader per open connection: slots keep it small (and quick to read).
     __slots__ = ("_new_head", "_max_url", "_max_head", "_max_headers", "_max_body", "_parser",
                  "_events", "finished", "in_head", "_line_read", "_head_bytes_pending",
-                 "_trailer_size",
-                 "_url", "_head_size", "_headers", "_host_count", "_framed",
+                 "_trailer_size", "_url", "_head_size", "_headers", "_host_count", "_framed",
                  "_content_length", "_chunked", "_transfer_encoding", "_expect_continue",
                  "_upgrade", "_connection_header", "_body_size", "_keep_alive")
 
