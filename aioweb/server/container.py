@@ -1,7 +1,7 @@
 """The listening socket, the clock, and the shutdown: what all connections share.
 
-:class:`HttpToolsContainer` binds the socket (``loop.create_server``), makes
-one :class:`HttpToolsConnection` per accepted connection, runs one periodic
+:class:`HttpToolsContainer` binds the socket, accepts connections on it (see
+``listener.py``), makes one :class:`HttpToolsConnection` per connection, runs one periodic
 timer that closes connections whose deadline has passed, and shuts down in
 order: stop accepting, close idle connections, wait for in-flight requests
 (at most the grace period), cancel what is left.
@@ -24,6 +24,7 @@ from aioweb.contract import Container, Handler, HandlerFunction
 from aioweb.http11.phases import DEADLINES, Phase
 from aioweb.http11.writer import CommonHeaders, status_line
 from aioweb.server.connection import HttpToolsConnection
+from aioweb.server.listener import Listener, bind
 from aioweb.server.respond import HandlerCall
 from aioweb.server.trace import Tracer
 
@@ -84,7 +85,7 @@ class HttpToolsContainer(Container):
         self._handler = handler
         self.config = config or Config()
         self._sock = sock
-        self._server: asyncio.Server | None = None
+        self._listeners: list[Listener] = []
         self._state: ServerState | None = None
         self._tick: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Future[None] | None = None
@@ -94,15 +95,13 @@ class HttpToolsContainer(Container):
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         state = self._state = ServerState(self.config, self._handler, loop)
-        if self._sock is not None:
-            server = await loop.create_server(lambda: HttpToolsConnection(state),
-                                              sock=self._sock, backlog=self.config.backlog)
-        else:
-            server = await loop.create_server(lambda: HttpToolsConnection(state),
-                                              self.config.host, self.config.port,
-                                              backlog=self.config.backlog, reuse_address=True)
-        self._server = server
-        sockname = server.sockets[0].getsockname()
+        sockets = [self._sock] if self._sock is not None else await bind(self.config.host,
+                                                                          self.config.port)
+        self._listeners = [Listener(sock, loop, lambda: HttpToolsConnection(state),
+                                    self.config.backlog) for sock in sockets]
+        for listener in self._listeners:
+            listener.start()
+        sockname = sockets[0].getsockname()
         self._address = (str(sockname[0]), int(sockname[1])) if isinstance(sockname, tuple) \
             else (str(sockname), 0)
         self._stopped = loop.create_future()
@@ -136,15 +135,17 @@ class HttpToolsContainer(Container):
         await asyncio.shield(self._stopping)  # a second stop() waits for the first
 
     async def _stop(self, grace_period: float | None) -> None:
-        if self._server is None or self._state is None or self._stopped is None:
+        if not self._listeners or self._state is None or self._stopped is None:
             return
         if grace_period is None:
             grace_period = self.config.graceful_shutdown_timeout
         state = self._state
         deadline = state.loop.time() + grace_period
         state.shutting_down = True
-        self._server.close()  # 1. stop accepting
-        await asyncio.sleep(0)  # connections accepted just now get made (and shut down)
+        for listener in self._listeners:  # 1. stop accepting
+            listener.close()
+        for listener in self._listeners:  # connections accepted just now get made (and shut down)
+            await listener.wait_closed()
         connections = list(state.connections)
         if connections:
             state.all_closed.clear()
@@ -158,13 +159,12 @@ class HttpToolsContainer(Container):
                     connection.abort()
                 await asyncio.sleep(0)  # let the aborted transports call connection_lost
         await _finish_handler_tasks(state, deadline)
-        await self._server.wait_closed()
         if self._tick is not None:
             self._tick.cancel()
             self._tick = None
         if not self._stopped.done():
             self._stopped.set_result(None)
-        self._server = None
+        self._listeners = []
 
     @property
     def address(self) -> tuple[str, int]:

@@ -1,0 +1,130 @@
+"""Accepting connections: a burst of new clients gets in at once, however busy the loop is.
+
+libuv (under uvloop) accepts one connection per turn of the event loop since
+its version 1.48. When every turn is long (many connections, real work), a
+burst of new clients then waits one turn per client before its first byte is
+read: hundreds of milliseconds, seconds at a few hundred clients. aioweb
+accepts them itself (``aioweb/server/listener.py``); these tests fail on
+uvloop without that.
+"""
+
+from __future__ import annotations
+
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from aioweb import Request
+
+GET_FAST = b"GET /fast HTTP/1.1\r\nHost: t\r\n\r\n"
+GET_BUSY = b"GET /busy HTTP/1.1\r\nHost: t\r\n\r\n"
+BUSY_SECONDS = 0.03  # one loop turn's work while the busy clients run
+NEWCOMERS = 30       # without the accept loop: at least 30 turns, 0.9 s
+
+
+async def busy_or_fast(request: Request) -> bytes:
+    """``/busy`` holds the loop for a while, as real work on a loaded server does."""
+    if request.path == "/busy":
+        time.sleep(BUSY_SECONDS)  # on purpose: it blocks the loop, like CPU-bound work
+        return b"busy"
+    return b"fast"
+
+
+def _keep_busy(address: tuple[str, int], stop: threading.Event) -> None:
+    """One keep-alive client that asks for /busy again as soon as it is answered."""
+    with socket.create_connection(address, timeout=5) as sock:
+        while not stop.is_set():
+            sock.sendall(GET_BUSY)
+            answer = b""
+            while not answer.endswith(b"busy"):
+                piece = sock.recv(4096)
+                if not piece:
+                    return
+                answer += piece
+
+
+def _read_one_response(sock: socket.socket, ending: bytes = b"fast") -> bytes:
+    answer = b""
+    while not answer.endswith(ending):
+        piece = sock.recv(4096)
+        assert piece, "closed without an answer"
+        answer += piece
+    return answer
+
+
+def test_a_burst_of_new_connections_is_accepted_at_once_on_a_busy_loop(serve) -> None:
+    """While two clients keep every loop turn busy, 30 new clients connect and
+    each sends a GET: all are answered within a few turns, not one turn each."""
+    server = serve(busy_or_fast)
+    stop = threading.Event()
+    busy = [threading.Thread(target=_keep_busy, args=(server.address, stop)) for _ in range(2)]
+    for thread in busy:
+        thread.start()
+    newcomers: list[socket.socket] = []
+    try:
+        time.sleep(0.2)  # the busy clients are being served: every turn now takes 30 ms
+        started = time.monotonic()
+        for _ in range(NEWCOMERS):
+            sock = socket.create_connection(server.address, timeout=5)
+            newcomers.append(sock)
+            sock.sendall(GET_FAST)
+        for sock in newcomers:
+            assert _read_one_response(sock).startswith(b"HTTP/1.1 200 OK")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        for sock in newcomers:
+            sock.close()
+        for thread in busy:
+            thread.join(5)
+    # Accepted at once, the newcomers are read in the next turn or two. One
+    # accept per turn would take NEWCOMERS turns of BUSY_SECONDS each, 0.9 s.
+    assert elapsed < NEWCOMERS * BUSY_SECONDS / 2, f"{NEWCOMERS} newcomers took {elapsed:.2f} s"
+
+
+def test_running_out_of_file_descriptors_pauses_accepting_and_recovers(loop_kind,
+                                                                       project_root) -> None:
+    """The sample server may hold 40 fds, and 60 clients connect. It answers the
+    ones it can, says once a second that it cannot accept, and takes in the
+    rest as the first ones leave: every client is answered, the server is not
+    hurt, and it stops cleanly."""
+    command = [sys.executable, "sample_server.py", "--port", "0"]
+    if loop_kind == "uvloop":
+        command.append("--uvloop")
+    clients: list[socket.socket] = []
+    with subprocess.Popen(command, cwd=project_root, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            found = re.search(r"http://([\d.]+):(\d+)/", process.stdout.readline())
+            assert found, "no address announced"
+            # Started (it holds about 15 fds now): from here on, at most 40.
+            resource.prlimit(process.pid, resource.RLIMIT_NOFILE, (40, 40))
+            address = (found[1], int(found[2]))
+            for _ in range(60):  # the kernel queues them all: the backlog is 2048
+                sock = socket.create_connection(address, timeout=5)
+                sock.sendall(GET_FAST)
+                clients.append(sock)
+            answered = 0
+            for sock in clients:  # each read waits, at worst, for a retry of accept
+                # The sample server echoes the body: a GET's answer ends its head.
+                assert _read_one_response(sock, b"\r\n\r\n").startswith(b"HTTP/1.1 200 OK")
+                sock.close()  # its fd in the server frees up for a client still queued
+                answered += 1
+            assert answered == 60
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=10)
+        finally:
+            for sock in clients:
+                sock.close()
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 0, err
+    assert "cannot accept connections" in err
+    assert "served 60 requests" in out
