@@ -205,3 +205,23 @@ def test_sent_header_lines_are_remembered_within_a_bound() -> None:
     assert writer.encode_headers([[b"x-a", b"1"]])[0] == b"x-a: 1\r\n"  # type: ignore[list-item]
     with pytest.raises(ResponseHeaderError):
         writer.encode_headers([[b"x-a", b"1\n"]])  # type: ignore[list-item]
+
+
+def test_declared_content_lengths_are_remembered_within_a_bound() -> None:
+    """A Content-Length pair (every Starlette response has one) is parsed once
+    and its length found again; a bad one is refused every time and never
+    kept; a pair that cannot be a key still works; the cache stays bounded."""
+    lengths = writer._declared_lengths  # pylint: disable=protected-access
+    pair = (b"content-length", b"11")
+    assert writer.encode_headers([pair, (b"x-a", b"1")]) == (b"x-a: 1\r\n", 11, False)
+    assert lengths[pair] == 11
+    assert writer.encode_headers([pair]) == (b"", 11, False)  # from the cache, the same answer
+    for _ in range(2):
+        with pytest.raises(ResponseHeaderError):
+            writer.encode_headers([(b"content-length", b"1e3")])
+    assert (b"content-length", b"1e3") not in lengths
+    with pytest.raises(ResponseHeaderError):  # unhashable inside: checked, refused, no crash
+        writer.encode_headers([(b"content-length", bytearray(b"5"))])  # type: ignore[list-item]
+    for i in range(3000):
+        assert writer.encode_headers([("Content-Length", str(i))])[1] == i
+        assert len(lengths) <= writer._SENT_LINES_MAX  # pylint: disable=protected-access

@@ -38,6 +38,10 @@ _FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 _sent_lines: dict[tuple[str | bytes, str | bytes], bytes] = {}
 _SENT_LINES_MAX = 512
 _SENT_LINE_MAX_SIZE = 256
+# The same for the Content-Length pairs apps send (every Starlette response
+# has one): the length they declare, checked once. Never sent as given: the
+# container writes its own framing.
+_declared_lengths: dict[tuple[str | bytes, str | bytes], int] = {}
 
 _status_lines: dict[int, bytes] = {}
 
@@ -79,10 +83,14 @@ def encode_headers(headers: Iterable[tuple[str | bytes, str | bytes]]
     for pair in headers:
         try:
             line = _sent_lines.get(pair)
+            declared = _declared_lengths.get(pair) if line is None else None
         except TypeError:  # an unhashable pair (a list): never kept, checked below
-            line = None
+            line = declared = None
         if line is not None:
             lines.append(line)
+            continue
+        if declared is not None:
+            content_length = declared
             continue
         name, value = pair
         # A server sends the same few names over and over: each is checked
@@ -98,6 +106,10 @@ def encode_headers(headers: Iterable[tuple[str | bytes, str | bytes]]
                 if not raw_value.isdigit():
                     raise ResponseHeaderError(f"Content-Length {value!r} is not a number")
                 content_length = int(raw_value)
+                if type(pair) is tuple:  # pylint: disable=unidiomatic-typecheck
+                    if len(_declared_lengths) >= _SENT_LINES_MAX:
+                        _declared_lengths.clear()
+                    _declared_lengths[pair] = content_length
             continue
         if lowered == b"connection":
             close = close or b"close" in raw_value.lower()
