@@ -19,6 +19,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from aioweb import Request
 
 GET_FAST = b"GET /fast HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -128,3 +130,55 @@ def test_running_out_of_file_descriptors_pauses_accepting_and_recovers(loop_kind
     assert process.returncode == 0, err
     assert "cannot accept connections" in err
     assert "served 60 requests" in out
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+def test_an_ipv6_address_is_bound_and_served(serve) -> None:
+    """``host="::1"`` binds an IPv6 socket; the container reports its address
+    and answers on it."""
+    server = serve(busy_or_fast, host="::1")
+    host, port = server.address
+    assert host == "::1" and port > 0
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(GET_FAST)
+        assert _read_one_response(sock).startswith(b"HTTP/1.1 200 OK")
+
+
+def test_stop_during_a_burst_leaves_no_connection_behind(serve) -> None:
+    """While the loop is busy, 40 clients connect and send a GET; the container
+    stops at once. Each client gets its answer or a close (none is left
+    waiting), and no connection is left open after stop()."""
+    server = serve(busy_or_fast)
+    stop = threading.Event()
+    busy = threading.Thread(target=_keep_busy, args=(server.address, stop))
+    busy.start()
+    clients = []
+    try:
+        time.sleep(0.1)
+        for _ in range(40):
+            sock = socket.create_connection(server.address, timeout=5)
+            sock.sendall(GET_FAST)
+            clients.append(sock)
+        assert server.stop() == 0, "connections outlived stop()"
+        for sock in clients:
+            answer = b""
+            try:
+                while piece := sock.recv(4096):  # until the server closes its end
+                    answer += piece
+            except ConnectionResetError:
+                pass  # never accepted: the kernel resets it when the listener closes
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 200 OK"), answer
+    finally:
+        stop.set()
+        for sock in clients:
+            sock.close()
+        busy.join(5)
