@@ -1,11 +1,12 @@
 """Accepting connections: a burst of new clients gets in at once, however busy the loop is.
 
-libuv (under uvloop) accepts one connection per turn of the event loop since
-its version 1.48. When every turn is long (many connections, real work), a
+libuv (under uvloop) accepts one connection per turn of the event loop (libuv
+pull request 3696). When every turn is long (many connections, real work), a
 burst of new clients then waits one turn per client before its first byte is
 read: hundreds of milliseconds, seconds at a few hundred clients. aioweb
-accepts them itself (``aioweb/server/listener.py``); these tests fail on
-uvloop without that.
+accepts them itself (``aioweb/server/listener.py``): the burst and the
+out-of-fds tests below fail on uvloop without it. The others check what the
+listener owns besides: binding an IPv6 address, and a stop mid-burst.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ queued connection off that queue and hands each to the event loop
 ``connection_made`` on a new :class:`HttpToolsConnection`.
 
 Why not ``loop.create_server``, which does all this: under uvloop it accepts
-*one* connection per turn of the event loop. libuv stopped accepting in a loop
-(libuv pull request 3696, in releases since 2023) and relies on the listening
-socket being reported again on the next turn. A turn of a busy server is long,
+*one* connection per turn of the event loop. libuv stopped accepting in a
+loop (libuv pull request 3696) and relies on the listening socket being
+reported again on the next turn. A turn of a busy server is long,
 since it runs the callbacks of every connection that had bytes, so a burst of
 256 new clients is taken in over 256 turns: measured, first answers 0.3-1.3 s
 late while the clients already in are served in milliseconds
