@@ -183,3 +183,25 @@ def test_stop_during_a_burst_leaves_no_connection_behind(serve) -> None:
         for sock in clients:
             sock.close()
         busy.join(5)
+
+
+async def addresses(request: Request) -> bytes:
+    """The client's address and ours, as the request has them."""
+    return repr((request.client, request.server)).encode()
+
+
+def test_addresses_come_from_the_accepted_connection(serve) -> None:
+    """Bound to every interface (0.0.0.0), the server still reports the address
+    the client actually reached, and the client's own address and port."""
+    server = serve(addresses, host="0.0.0.0")
+    port = server.address[1]
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(GET_FAST)
+        answer = b""
+        while not answer.endswith(b")"):
+            piece = sock.recv(4096)
+            assert piece, "closed without an answer"
+            answer += piece
+        client_port = sock.getsockname()[1]
+    body = answer.split(b"\r\n\r\n", 1)[1]
+    assert body == repr((("127.0.0.1", client_port), ("127.0.0.1", port))).encode()

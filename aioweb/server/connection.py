@@ -24,7 +24,6 @@ import asyncio
 import contextvars
 import functools
 import logging
-import socket
 from typing import TYPE_CHECKING, cast
 
 from aioweb.errors import ClientDisconnected, HttpError
@@ -62,7 +61,8 @@ class HttpToolsConnection(asyncio.Protocol):
                  "_paused_for", "_write_paused", "_drain_waiter", "_keep_alive", "_closing",
                  "_context")
 
-    def __init__(self, state: ServerState) -> None:
+    def __init__(self, state: ServerState, peer: tuple[str, int] | None = None,
+                 local: tuple[str, int] | None = None) -> None:
         self.state = state
         self.config = state.config
         self.loop = state.loop
@@ -81,8 +81,10 @@ class HttpToolsConnection(asyncio.Protocol):
         # these take respond.py's fast paths.
         self.plain_below = min(self.gzip_min_size, JOIN_LIMIT + 1)
         self.transport: asyncio.Transport | None = None
-        self.peer: tuple[str, int] | None = None
-        self.local: tuple[str, int] | None = None
+        # The client's address and ours (IP connections only), as the
+        # listener learnt them when it accepted the connection.
+        self.peer = peer
+        self.local = local
         self.lost = False
         self.phase = Phase.FRESH
         self.deadline: float | None = None  # when the current phase times out
@@ -109,13 +111,6 @@ class HttpToolsConnection(asyncio.Protocol):
         # uvloop's transports are not asyncio.Transport subclasses, but they
         # have the same methods: a cast, not an isinstance check.
         transport = self.transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            # Responses are written whole; Nagle's algorithm would only delay
-            # the last segment of each one, waiting for an ACK.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.peer = _address(transport.get_extra_info("peername"))
-            self.local = _address(transport.get_extra_info("sockname"))
         transport.set_write_buffer_limits(high=self.config.write_buffer_size)
         self.state.connections.add(self)
         if self._debug:
@@ -496,9 +491,3 @@ def _after_heads(data: bytes, heads: int) -> int:
     for _ in range(heads):
         end = data.index(b"\r\n\r\n", end) + 4
     return end
-
-
-def _address(value: object) -> tuple[str, int] | None:
-    if isinstance(value, tuple) and len(value) >= 2:
-        return (str(value[0]), int(value[1]))
-    return None

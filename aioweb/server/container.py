@@ -14,6 +14,7 @@ fast path; checking a deadline attribute every tick costs almost nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 import time
@@ -97,7 +98,7 @@ class HttpToolsContainer(Container):
         state = self._state = ServerState(self.config, self._handler, loop)
         sockets = [self._sock] if self._sock is not None else await bind(self.config.host,
                                                                           self.config.port)
-        self._listeners = [Listener(sock, loop, lambda: HttpToolsConnection(state),
+        self._listeners = [Listener(sock, loop, functools.partial(HttpToolsConnection, state),
                                     self.config.backlog) for sock in sockets]
         for listener in self._listeners:
             listener.start()

@@ -90,7 +90,7 @@ class HttpToolsRequest(RequestHead, Request):  # pylint: disable=abstract-method
         self._query: dict[str, list[str]] | None = None
         # Whether this request's full buffer is why the connection stopped reading.
         self.paused_reading = False
-        self.response_started = False
+        self.response_started: bool = False
         self.writer: ResponseBodyWriter | None = None
         self._disconnect_waiter: asyncio.Future[None] | None = None
         # The Task its handler goes on in, once it waited for something.
