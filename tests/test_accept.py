@@ -205,3 +205,21 @@ def test_addresses_come_from_the_accepted_connection(serve) -> None:
         client_port = sock.getsockname()[1]
     body = answer.split(b"\r\n\r\n", 1)[1]
     assert body == repr((("127.0.0.1", client_port), ("127.0.0.1", port))).encode()
+
+
+def test_accepted_sockets_have_nagle_off(serve) -> None:
+    """Responses go out whole, so each accepted socket has TCP_NODELAY set:
+    Nagle's algorithm would only hold back a response's last segment. Both
+    loops' transports set it; this is what makes sure they still do."""
+    server = serve(busy_or_fast)
+    with socket.create_connection(server.address, timeout=5) as sock:
+        sock.sendall(GET_FAST)
+        _read_one_response(sock)
+
+        def nodelay_of_each() -> list[int]:
+            state = server.container._state  # pylint: disable=protected-access
+            assert state is not None
+            return [connection.transport.get_extra_info("socket").getsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY) for connection in state.connections]
+        flags = server.call(nodelay_of_each)
+    assert flags and all(flags), flags

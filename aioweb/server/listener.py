@@ -150,10 +150,12 @@ class Listener:
                 return
             conn = _AcceptedSocket(family, kind, proto, fd)
             conn.setblocking(False)
+            # No TCP_NODELAY here: both loops' transports set it on every TCP
+            # socket (asyncio's since Python 3.6, uvloop's always), and
+            # tests/test_accept.py checks that they do. It matters: responses
+            # are written whole, and Nagle's algorithm would only hold back
+            # the last segment of each one until the client's ACK.
             if self._ip:
-                # Responses are written whole; Nagle's algorithm would only
-                # delay the last segment of each one, waiting for an ACK.
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 addresses = (_address(peer), self._local or _address(conn.getsockname()))
             else:
                 addresses = (None, None)
