@@ -39,16 +39,20 @@ async def busy_or_fast(request: Request) -> bytes:
 
 
 def _keep_busy(address: tuple[str, int], stop: threading.Event) -> None:
-    """One keep-alive client that asks for /busy again as soon as it is answered."""
+    """One keep-alive client that asks for /busy again as soon as it is answered,
+    until told to stop or the server closes the connection (as a stop does)."""
     with socket.create_connection(address, timeout=5) as sock:
         while not stop.is_set():
-            sock.sendall(GET_BUSY)
             answer = b""
-            while not answer.endswith(b"busy"):
-                piece = sock.recv(4096)
-                if not piece:
-                    return
-                answer += piece
+            try:
+                sock.sendall(GET_BUSY)
+                while not answer.endswith(b"busy"):
+                    piece = sock.recv(4096)
+                    if not piece:
+                        return
+                    answer += piece
+            except ConnectionError:  # reset: the server stopped with our next request unread
+                return
 
 
 def _read_one_response(sock: socket.socket, ending: bytes = b"fast") -> bytes:
