@@ -194,7 +194,9 @@ class HttpToolsConnection(asyncio.Protocol):
         pass in C; body bytes that happen to hold one only cut earlier.
         """
         room = self._max_pipeline - len(self._waiting)
-        if room <= 0 or data.count(b"\r\n\r\n") > room:
+        # An empty line is 4 bytes: a read of at most 4 * room bytes cannot end
+        # more heads than there is room for, and needs no counting.
+        if room <= 0 or (len(data) > 4 * room and data.count(b"\r\n\r\n") > room):
             cut = _after_heads(data, room)
             data, self._unparsed = data[:cut], data[cut:]
             self._pause_reading(_PIPELINE_FULL)

@@ -1,10 +1,10 @@
 """The listening socket, the clock, and the shutdown: what all connections share.
 
 :class:`HttpToolsContainer` binds the socket, accepts connections on it (see
-``listener.py``), makes one :class:`HttpToolsConnection` per connection, runs one periodic
-timer that closes connections whose deadline has passed, and shuts down in
-order: stop accepting, close idle connections, wait for in-flight requests
-(at most the grace period), cancel what is left.
+``listener.py``), makes one :class:`HttpToolsConnection` per connection, runs
+one periodic timer that closes connections whose deadline has passed, and
+shuts down in order: stop accepting, close idle connections, wait for
+in-flight requests (at most the grace period), cancel what is left.
 
 One timer for all connections instead of one per connection: arming and
 cancelling a timer on every request costs more than the request itself on a
