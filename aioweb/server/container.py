@@ -25,7 +25,7 @@ from aioweb.contract import Container, Handler, HandlerFunction
 from aioweb.http11.phases import DEADLINES, Phase
 from aioweb.http11.writer import CommonHeaders, status_line
 from aioweb.server.connection import HttpToolsConnection
-from aioweb.server.listener import Listener, bind
+from aioweb.server.listener import Listener, bind, socket_address
 from aioweb.server.respond import HandlerCall
 from aioweb.server.trace import Tracer
 
@@ -103,8 +103,7 @@ class HttpToolsContainer(Container):
         for listener in self._listeners:
             listener.start()
         sockname = sockets[0].getsockname()
-        self._address = (str(sockname[0]), int(sockname[1])) if isinstance(sockname, tuple) \
-            else (str(sockname), 0)
+        self._address = socket_address(sockname) or (str(sockname), 0)  # (path, 0): a Unix socket
         self._stopped = loop.create_future()
         self._tick = loop.call_later(self.config.timer_tick(), self._check_deadlines)
 

@@ -108,10 +108,13 @@ class Listener:
         self._loop = loop
         self._new_connection = new_connection
         self._backlog = backlog
+        # What every accepted socket shares with this one, read once: each
+        # read of family or type builds an enum (see _AcceptedSocket).
+        self._kind = (sock.family, sock.type, sock.proto)
         self._ip = sock.family in (socket.AF_INET, socket.AF_INET6)
         # Our address on every connection, when the socket is bound to one;
         # bound to all (0.0.0.0, ::), each connection is asked for its own.
-        local = _address(sock.getsockname()) if self._ip else None
+        local = socket_address(sock.getsockname()) if self._ip else None
         self._local = local if local is not None and local[0] not in ("0.0.0.0", "::") else None
         # What the connections being handed to the loop wait for (their
         # connection_made, one loop turn away): see _hand_over.
@@ -129,7 +132,6 @@ class Listener:
         # At most a backlog's worth per wake-up: the loop goes on serving the
         # connections it has while a flood keeps the queue full.
         listening = self.sock
-        family, kind, proto = listening.family, listening.type, listening.proto
         for _ in range(self._backlog):
             try:
                 # The C call under sock.accept(): a bare fd. sock.accept() would
@@ -149,15 +151,15 @@ class Listener:
                 self._loop.remove_reader(listening.fileno())
                 self._retry = self._loop.call_later(ACCEPT_RETRY_DELAY, self._resume)
                 return
-            conn = _AcceptedSocket(family, kind, proto, fd)
-            conn.setblocking(False)
-            # No TCP_NODELAY here: both loops' transports set it on every TCP
-            # socket (asyncio's since Python 3.6, uvloop's always), and
-            # tests/test_accept.py checks that they do. It matters: responses
-            # are written whole, and Nagle's algorithm would only hold back
-            # the last segment of each one until the client's ACK.
+            conn = _AcceptedSocket(*self._kind, fd)
+            # Neither setblocking(False) nor TCP_NODELAY here: the loop's
+            # transport sets both (asyncio's transports since Python 3.6,
+            # uvloop's always; tests/test_accept.py checks TCP_NODELAY).
+            # Nagle's algorithm matters: responses are written whole, and it
+            # would only hold back the last segment of each until the ACK.
             if self._ip:
-                addresses = (_address(peer), self._local or _address(conn.getsockname()))
+                addresses = (socket_address(peer),
+                             self._local or socket_address(conn.getsockname()))
             else:
                 addresses = (None, None)
             self._hand_over(self._loop.connect_accepted_socket(
@@ -215,7 +217,7 @@ class Listener:
             await asyncio.wait(list(self._adopting))
 
 
-def _address(value: object) -> tuple[str, int] | None:
+def socket_address(value: object) -> tuple[str, int] | None:
     """(host, port) of a socket address; IPv6's flow and scope ids left out."""
     if isinstance(value, tuple) and len(value) >= 2:
         return (str(value[0]), int(value[1]))
