@@ -106,8 +106,12 @@ def test_connection_close_closes(serve, connect) -> None:
 
 
 def test_handler_connection_close_closes(serve, connect) -> None:
-    """A handler that answers ``Connection: close`` gets the connection closed after it."""
-    async def closing(_request: Request) -> Response:
+    """A handler that answers ``Connection: close`` gets the connection closed
+    after it; a request pipelined behind it (in the same read) reaches no handler."""
+    seen = []
+
+    async def closing(request: Request) -> Response:
+        seen.append(request.path)
         return Response(b"bye", headers={"Connection": "close"})
     server = serve(closing)
     client = connect(server.address)
@@ -116,6 +120,7 @@ def test_handler_connection_close_closes(serve, connect) -> None:
     assert (response.body, response.header_values("connection")) == (b"bye", ["close"])
     assert client.wait_closed()
     assert client.pending == b""
+    assert seen == ["/"]
 
 
 # --- pipelining (RFC 9112 §9.3.2) -------------------------------------------
@@ -171,6 +176,15 @@ def test_deep_pipeline_is_answered_in_full(serve, connect) -> None:
         await asyncio.sleep(0)
         return request.path.encode()
     server = serve(waits, max_pipeline_depth=4)
+    client = connect(server.address)
+    client.send(b"".join(b"GET /%d HTTP/1.1\r\nHost: t\r\n\r\n" % i for i in range(300)))
+    assert [r.body for r in client.read_responses(300)] == [b"/%d" % i for i in range(300)]
+
+
+def test_deep_pipeline_to_handlers_that_never_wait_is_answered_in_full(serve, connect) -> None:
+    """The same with handlers that finish at once, each started as its head is
+    read: the bytes held back past max_pipeline_depth are still read, every one."""
+    server = serve(echo_path, max_pipeline_depth=4)
     client = connect(server.address)
     client.send(b"".join(b"GET /%d HTTP/1.1\r\nHost: t\r\n\r\n" % i for i in range(300)))
     assert [r.body for r in client.read_responses(300)] == [b"/%d" % i for i in range(300)]
