@@ -288,6 +288,20 @@ def test_head_limit_holds_however_the_head_is_split() -> None:
         assert rejection(feed([head[:split], head[split:]], LIMITS)) == 431, split
 
 
+def test_head_limit_counts_the_headers_of_earlier_reads() -> None:
+    """Header sizes are counted only in a read that could pass the limit, so a
+    head that goes on into another read has its earlier headers counted then:
+    ten 105-byte header lines, seven in a first read and three in a second, pass a
+    1 KiB limit together although each read stays under it."""
+    config = Config(max_head_size=1024, max_header_count=100)
+    lines = [b"X-%d: %s\r\n" % (i, b"v" * 98) for i in range(10)]
+    first = b"GET / HTTP/1.1\r\nHost: h\r\n" + b"".join(lines[:7])
+    second = b"".join(lines[7:]) + b"\r\n"
+    assert len(first) < 1024 and len(second) < 1024
+    assert rejection(feed([first, second], config)) == 431
+    assert rejection(feed([first, b"".join(lines[7:8]) + b"\r\n"], config)) is None
+
+
 def test_limits_are_inclusive() -> None:
     """A target of exactly max_url_size and exactly max_header_count headers are
     accepted; one more of either is refused (see the rejections above)."""
