@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import logging
 import re
 import time
 
@@ -121,6 +122,25 @@ def test_handler_connection_close_closes(serve, connect) -> None:
     assert client.wait_closed()
     assert client.pending == b""
     assert seen == ["/"]
+
+
+def test_nothing_is_answered_after_a_handler_closes(serve, connect, caplog) -> None:
+    """Bad bytes pipelined behind a request whose handler closes the connection
+    get no 400 after its response: the connection answers nothing more (the
+    trace shows no refusal; the transport would drop its bytes anyway)."""
+    async def closing(_request: Request) -> Response:
+        return Response(b"bye", headers={"Connection": "close"})
+    caplog.set_level(logging.DEBUG, logger="aioweb.trace")
+    server = serve(closing, debug=True)
+    client = connect(server.address)
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\nNOT A REQUEST\r\n\r\n")
+    response = client.read_response()
+    assert (response.status, response.body) == (200, b"bye")
+    assert client.wait_closed()
+    assert client.pending == b""
+    steps = [record.getMessage() for record in caplog.records if record.name == "aioweb.trace"]
+    assert any("response written; closing" in step for step in steps), steps
+    assert not any("refused" in step for step in steps), steps
 
 
 # --- pipelining (RFC 9112 §9.3.2) -------------------------------------------

@@ -252,6 +252,8 @@ class HttpToolsConnection(asyncio.Protocol):
                 self._keep_alive = False  # its handler answers; then we close
                 return
             self._waiting.remove(receiving)  # never started: answer the rejection instead
+        if not self._keep_alive:
+            return  # behind a response that closed the connection: nothing more is answered
         self._waiting.append(rejection)
         if self._debug:
             self._step("refused: %d %s", rejection.status, rejection.reason)
