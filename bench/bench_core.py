@@ -21,7 +21,7 @@ Rounds are interleaved (round 1 runs every server once, then round 2, ...) so
 that a slow drift of the machine (heat, a noisy neighbour) spreads over every
 server instead of landing on whichever ran last.  While the client runs, the
 driver also reads the kernel's CPU accounting, to tell how busy the server,
-the client and everything else were: a run during which other processes took
+the client and everything else were: a run during which others took
 CPU time is measured again.
 
 The report gives, per server and connection count, the median requests/second
@@ -94,7 +94,7 @@ def add_session_options(parser: argparse.ArgumentParser, *, rounds: int = 3,
     parser.add_argument("--client", choices=("auto", WRK, CLIENT_GO), default="auto",
                         help="load generator: wrk, client.go, or auto: wrk when installed (auto)")
     parser.add_argument("--noisy-retries", type=int, default=2,
-                        help="measure again when other processes used the CPUs (2 times)")
+                        help="measure again when others (processes, the host) took CPU time (2 times)")
     parser.add_argument("--json", type=Path, help="also write every run and the summary here")
 
 

@@ -148,9 +148,9 @@ def print_problems(summaries: Sequence[Summary], session: Session, out: TextIO) 
         print(f"\nWARNING: {client} saw errors for {names(with_errors)}: "
               "their req/s count failed requests too and do not compare", file=out)
     if noisy := [s for s in summaries if not s.quiet_runs]:
-        print(f"\nWARNING: other processes used the CPUs (CPU other > {NOISY_OTHER_LOAD}) "
-              f"in every round of {names(noisy)} (re-runs included): those numbers are "
-              "low; run again on a quiet machine", file=out)
+        print(f"\nWARNING: other processes or the host took CPU time (CPU other > "
+              f"{NOISY_OTHER_LOAD}) in every round of {names(noisy)} (re-runs included): "
+              "those numbers are low; run again on a quiet machine", file=out)
     if partly := [s for s in summaries if 0 < s.quiet_runs < s.runs]:
         counts = ", ".join(f"{s.server} c={s.connections} ({s.runs - s.quiet_runs} of "
                            f"{s.runs})" for s in partly)

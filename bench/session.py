@@ -6,7 +6,7 @@ and then the measured one (bench/load_generator.py), reading meanwhile who
 used the CPUs (bench/cpu_accounting.py).  Rounds are interleaved (round 1
 runs every server once, then round 2, ...) so that a slow drift of the
 machine (heat, a noisy neighbour) spreads over every server instead of
-landing on whichever ran last.  A run during which other processes took CPU
+landing on whichever ran last.  A run during which others took CPU
 time is measured again, up to ``--noisy-retries`` times.  A server that fails
 is left out of later rounds; one that cannot run here is not started.  The
 ``Session`` holds every measurement and problem, for bench/summary.py.
@@ -71,7 +71,7 @@ def measured_run(client: LoadClient, port: int, connections: int, duration_secon
 
 def measure(client: LoadClient, port: int, connections: int, options: argparse.Namespace,
             server_group: int) -> tuple[LoadResult, CpuShares, int]:
-    """Warm up, then the measured run; run it again if other processes took
+    """Warm up, then the measured run; run it again if others (processes, the host) took
     CPU time meanwhile (up to --noisy-retries times), since a shared machine
     makes such runs slow for reasons that have nothing to do with the server.
     Returns the result, its CPU shares and how many noisy runs were discarded."""
@@ -82,7 +82,7 @@ def measure(client: LoadClient, port: int, connections: int, options: argparse.N
         result, cpu = measured_run(client, port, connections, options.duration, server_group)
         if cpu.other <= NOISY_OTHER_LOAD or attempt == options.noisy_retries:
             return result, cpu, attempt
-        print(f"  c={connections}: other processes used {cpu.other:.2f} CPU, "
+        print(f"  c={connections}: others (processes, the host) took {cpu.other:.2f} CPU, "
               f"{result.requests_per_second:,.0f} req/s discarded; again", file=sys.stderr)
         wait_for_quiet()
     raise AssertionError("unreachable: the last attempt returns")

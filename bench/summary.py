@@ -3,7 +3,7 @@
 ``summarize`` turns the session's measurements (bench/session.py) into one
 ``Summary`` per server and connection count, over the rounds: the median
 requests/second and latency percentiles, the CPU shares, the errors.  Noisy
-rounds (other processes used the CPUs, bench/cpu_accounting.py) are left out
+rounds (others took CPU time, bench/cpu_accounting.py) are left out
 when at least one round was quiet.  ``ratios`` divides each SUBJECT's median
 by each REFERENCE's (bench/servers.py).  Standard library only.
 """
