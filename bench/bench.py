@@ -206,8 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{run.duration} s per point, load from {session.client.kind} on another "
                 f"core; {run.machine['cpu model']}, {run.machine['python']}")
     if noisy := [s for s in summaries if not s.quiet_runs]:
-        subtitle += (f"\nnoisy machine (other processes or the host took CPU time) in every round of "
-                     f"{len(noisy)} of {len(summaries)} points: see the notes under the table")
+        subtitle += ("\nnoisy machine (other processes or the host took CPU time) in every "
+                     f"round of {len(noisy)} of {len(summaries)} points: see the notes under "
+                     "the table")
     plots = plot_all(summaries, subtitle, options.img_dir)
     print(f"\nplots: {', '.join(str(p) for p in plots) or 'none (nothing measured)'}")
     if options.json and not options.from_json:

@@ -94,7 +94,8 @@ def add_session_options(parser: argparse.ArgumentParser, *, rounds: int = 3,
     parser.add_argument("--client", choices=("auto", WRK, CLIENT_GO), default="auto",
                         help="load generator: wrk, client.go, or auto: wrk when installed (auto)")
     parser.add_argument("--noisy-retries", type=int, default=2,
-                        help="measure again when others (processes, the host) took CPU time (2 times)")
+                        help="measure again when others (processes, the host) took CPU "
+                             "time (2 times)")
     parser.add_argument("--json", type=Path, help="also write every run and the summary here")
 
 
