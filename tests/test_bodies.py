@@ -78,6 +78,30 @@ def test_stream_yields_the_body_as_it_arrives(serve, connect, make_event) -> Non
     assert client.read_response().body == b"first|-last"
 
 
+def test_a_body_of_many_empty_lines_reaches_the_handler_waiting_for_it(
+        serve, connect, make_event) -> None:
+    """A multipart form of 40 fields (each part's headers end with an empty line)
+    arriving while its handler already waits for it is read whole at once. Reading
+    holds back bytes past max_pipeline_depth empty lines, which in a body are not
+    heads: they used to wait behind the very handler waiting for them, until
+    body_timeout (408)."""
+    waiting = make_event()
+
+    async def form_echo(request: Request) -> bytes:
+        waiting.set()
+        return await request.body()
+    server = serve(form_echo)
+    body = b"".join(b"--b\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\nv\r\n" % i
+                    for i in range(40)) + b"--b--\r\n"
+    client = connect(server.address)
+    client.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body))
+    assert waiting.wait(), "the handler did not start on the head"
+    client.send(body)
+    response = client.read_response()
+    assert (response.status, response.body) == (200, body)
+
+
 def test_body_twice_and_stream_after_body(serve, connect) -> None:
     """``body()`` may be called again (same bytes); ``stream()`` after it yields the body."""
     async def twice(request: Request) -> bytes:

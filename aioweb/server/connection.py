@@ -126,11 +126,13 @@ class HttpToolsConnection(asyncio.Protocol):
             self._unparsed += data
             return
         self._parse(data)
-        if self._current is None:
-            if self._waiting or self._unparsed:  # queued requests, or bytes held back for them
-                self._run_waiting()
-            elif self._reader.in_head and self.phase is not HEAD:
-                self._enter(HEAD)  # the head timeout counts from here
+        if self._unparsed or (self._waiting and self._current is None):
+            # Bytes held back go on being parsed while the queue has room,
+            # even with a handler running: the empty lines that made _parse
+            # hold them back may have been inside that handler's own body.
+            self._run_waiting()
+        elif self._current is None and self._reader.in_head and self.phase is not HEAD:
+            self._enter(HEAD)  # the head timeout counts from here
 
     def eof_received(self) -> bool:
         # The client will send nothing more. A body still arriving never will.

@@ -1,0 +1,158 @@
+"""Pipelining as a property: any mix of requests, cut into reads anywhere.
+
+A connection starts a request's handler from three places: as its head is
+read (no body, nothing ahead of it), from the queue at the end of a read, and
+from the queue when the handler ahead of it ends in a Task. Bytes past
+``max_pipeline_depth`` are held back and parsed as the queue empties. Whatever
+the mix and wherever the reads end, the client must get one response per
+request, in order, each for its own request and body, and none after a
+response that closes the connection.
+
+The reads are cut here, in-process, with a transport of the test's own:
+over TCP the kernel decides where reads end (it coalesces small sends), and
+that is exactly what this test must choose. The transport honours
+``pause_reading`` as a socket's does: no read is delivered while it is paused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aioweb import Config, Request
+from aioweb.server.connection import HttpToolsConnection
+from aioweb.server.container import ServerState
+from scripts.wire import ResponseParser
+
+# Bodies made of these, so that some hold an empty line ("\r\n\r\n"), which
+# is where held-back bytes are cut.
+BODY_BYTES = st.binary(max_size=24) | st.sampled_from([b"\r\n\r\n", b"x\r\n\r\ny", b""])
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One request of the pipeline, and what its response must carry."""
+
+    path: str
+    body: bytes
+    chunked: bool
+    closes: bool
+
+    def encode(self) -> bytes:
+        """The request's bytes: a GET when it has no body, else a POST."""
+        close = b"Connection: close\r\n" if self.closes else b""
+        if not self.body and not self.chunked:
+            return b"GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (self.path.encode(), close)
+        if self.chunked:
+            framed = (b"%x\r\n%s\r\n" % (len(self.body), self.body) if self.body else b"")
+            return (b"POST %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n%s\r\n"
+                    b"%s0\r\n\r\n" % (self.path.encode(), close, framed))
+        return b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n%s\r\n%s" % (
+            self.path.encode(), len(self.body), close, self.body)
+
+
+@st.composite
+def pipelines(draw: st.DrawFn) -> tuple[list[Sent], list[int]]:
+    """Up to 12 requests (some waiting, some with bodies, some closing) and where to cut."""
+    count = draw(st.integers(1, 12))
+    sent = []
+    for index in range(count):
+        waits = draw(st.booleans())
+        sent.append(Sent(f"/{index}{'w' if waits else ''}", draw(BODY_BYTES), draw(st.booleans()),
+                         draw(st.integers(0, 9)) == 0))
+    total = sum(len(request.encode()) for request in sent)
+    cuts = draw(st.lists(st.integers(1, max(1, total - 1)), max_size=8, unique=True))
+    return sent, sorted(cuts)
+
+
+class _PausingTransport:
+    """Records the bytes written; knows whether reading is paused, and closed."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+        self.paused = False
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        """Keep the bytes; a write after close would be a bug of the connection."""
+        assert not self.closed, "written after close"
+        self.written += data
+
+    def pause_reading(self) -> None:
+        """Stop delivering reads."""
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        """Deliver reads again."""
+        self.paused = False
+
+    def close(self) -> None:
+        """The connection is done."""
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        """Whether close() was called."""
+        return self.closed
+
+    def can_write_eof(self) -> bool:
+        """Half-close as a TCP socket can."""
+        return True
+
+    def write_eof(self) -> None:
+        """Lingering close: counts as closed for this test."""
+        self.closed = True
+
+    def get_extra_info(self, _name: str, default: object = None) -> object:
+        """No socket behind it."""
+        return default
+
+    def set_write_buffer_limits(self, high: int | None = None) -> None:
+        """No buffer."""
+
+
+async def _echo(request: Request) -> bytes:
+    if request.path.endswith("w"):
+        await asyncio.sleep(0)  # waits: it goes on in a Task
+    return request.path.encode() + b":" + await request.body()
+
+
+async def _serve(data: bytes, cuts: list[int], depth: int) -> _PausingTransport:
+    loop = asyncio.get_running_loop()
+    connection = HttpToolsConnection(ServerState(Config(max_pipeline_depth=depth), _echo, loop))
+    transport = _PausingTransport()
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    reads = [data[start:end] for start, end in zip([0, *cuts], [*cuts, len(data)])]
+    for piece in reads:
+        for _ in range(200):  # a paused socket delivers nothing until resumed
+            if not transport.paused or transport.closed:
+                break
+            await asyncio.sleep(0)
+        if transport.closed:
+            break
+        assert not transport.paused, "reading stayed paused"
+        connection.data_received(piece)
+        await asyncio.sleep(0)
+    for _ in range(200):  # let the handlers that wait finish
+        await asyncio.sleep(0)
+    connection.connection_lost(None)
+    return transport
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(pipeline=pipelines(), depth=st.sampled_from([1, 2, 16]))
+def test_any_pipeline_cut_anywhere_is_answered_in_order(
+        pipeline: tuple[list[Sent], list[int]], depth: int) -> None:
+    """One response per request up to the first that closes, in order, each
+    carrying its own path and body; nothing after it."""
+    sent, cuts = pipeline
+    data = b"".join(request.encode() for request in sent)
+    transport = asyncio.run(_serve(data, cuts, depth))
+    answered = next((i + 1 for i, request in enumerate(sent) if request.closes), len(sent))
+    responses = ResponseParser().feed(bytes(transport.written))
+    assert [(r.status, r.body) for r in responses] == [
+        (200, request.path.encode() + b":" + request.body) for request in sent[:answered]]
+    assert [r.closes for r in responses] == [request.closes for request in sent[:answered]]
