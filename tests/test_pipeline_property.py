@@ -40,9 +40,12 @@ class Sent:
     body: bytes
     chunked: bool
     closes: bool
+    bad: bool = False  # not a request at all: answered 400, and the connection closes
 
     def encode(self) -> bytes:
         """The request's bytes: a GET when it has no body, else a POST."""
+        if self.bad:
+            return b"NOT A REQUEST\r\n\r\n"
         close = b"Connection: close\r\n" if self.closes else b""
         if not self.body and not self.chunked:
             return b"GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (self.path.encode(), close)
@@ -56,13 +59,14 @@ class Sent:
 
 @st.composite
 def pipelines(draw: st.DrawFn) -> tuple[list[Sent], list[int]]:
-    """Up to 12 requests (some waiting, some with bodies, some closing) and where to cut."""
+    """Up to 12 requests (some waiting, some with bodies, some closing, rarely
+    one that is not a request) and where to cut."""
     count = draw(st.integers(1, 12))
     sent = []
     for index in range(count):
         waits = draw(st.booleans())
         sent.append(Sent(f"/{index}{'w' if waits else ''}", draw(BODY_BYTES), draw(st.booleans()),
-                         draw(st.integers(0, 9)) == 0))
+                         draw(st.integers(0, 9)) == 0, draw(st.integers(0, 14)) == 0))
     total = sum(len(request.encode()) for request in sent)
     cuts = draw(st.lists(st.integers(1, max(1, total - 1)), max_size=8, unique=True))
     return sent, sorted(cuts)
@@ -119,9 +123,9 @@ async def _echo(request: Request) -> bytes:
     return request.path.encode() + b":" + await request.body()
 
 
-async def _serve(data: bytes, cuts: list[int], depth: int) -> _PausingTransport:
+async def _serve(data: bytes, cuts: list[int], config: Config) -> _PausingTransport:
     loop = asyncio.get_running_loop()
-    connection = HttpToolsConnection(ServerState(Config(max_pipeline_depth=depth), _echo, loop))
+    connection = HttpToolsConnection(ServerState(config, _echo, loop))
     transport = _PausingTransport()
     connection.connection_made(transport)  # type: ignore[arg-type]
     reads = [data[start:end] for start, end in zip([0, *cuts], [*cuts, len(data)])]
@@ -143,16 +147,21 @@ async def _serve(data: bytes, cuts: list[int], depth: int) -> _PausingTransport:
 
 @settings(max_examples=150, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
-@given(pipeline=pipelines(), depth=st.sampled_from([1, 2, 16]))
+@given(pipeline=pipelines(), depth=st.sampled_from([1, 2, 16]), eager=st.booleans())
 def test_any_pipeline_cut_anywhere_is_answered_in_order(
-        pipeline: tuple[list[Sent], list[int]], depth: int) -> None:
-    """One response per request up to the first that closes, in order, each
-    carrying its own path and body; nothing after it."""
+        pipeline: tuple[list[Sent], list[int]], depth: int, eager: bool) -> None:
+    """One response per request up to the first that closes (or is not a
+    request: a 400), in order, each carrying its own path and body; nothing
+    after it. Handlers started eagerly or each in a Task (``eager_handlers``)."""
     sent, cuts = pipeline
     data = b"".join(request.encode() for request in sent)
-    transport = asyncio.run(_serve(data, cuts, depth))
-    answered = next((i + 1 for i, request in enumerate(sent) if request.closes), len(sent))
+    config = Config(max_pipeline_depth=depth, eager_handlers=eager)
+    transport = asyncio.run(_serve(data, cuts, config))
+    answered = sent[:next((i + 1 for i, request in enumerate(sent)
+                           if request.closes or request.bad), len(sent))]
     responses = ResponseParser().feed(bytes(transport.written))
-    assert [(r.status, r.body) for r in responses] == [
-        (200, request.path.encode() + b":" + request.body) for request in sent[:answered]]
-    assert [r.closes for r in responses] == [request.closes for request in sent[:answered]]
+    assert [(r.status, r.body if r.status == 200 else b"") for r in responses] == [
+        (400, b"") if request.bad else (200, request.path.encode() + b":" + request.body)
+        for request in answered]
+    assert [r.closes for r in responses] == [request.closes or request.bad
+                                             for request in answered]
