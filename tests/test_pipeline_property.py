@@ -123,21 +123,25 @@ async def _echo(request: Request) -> bytes:
     return request.path.encode() + b":" + await request.body()
 
 
-async def _serve(data: bytes, cuts: list[int], config: Config) -> _PausingTransport:
+async def _serve(data: bytes, cuts: list[int], config: Config,
+                 eof: bool) -> _PausingTransport:
     loop = asyncio.get_running_loop()
     connection = HttpToolsConnection(ServerState(config, _echo, loop))
     transport = _PausingTransport()
     connection.connection_made(transport)  # type: ignore[arg-type]
     reads = [data[start:end] for start, end in zip([0, *cuts], [*cuts, len(data)])]
-    for piece in reads:
-        for _ in range(200):  # a paused socket delivers nothing until resumed
+    for piece in [*reads, b""]:  # b"": the end of the stream, when the client sends one
+        for _ in range(200):  # a paused socket delivers nothing, not even its end, until resumed
             if not transport.paused or transport.closed:
                 break
             await asyncio.sleep(0)
         if transport.closed:
             break
         assert not transport.paused, "reading stayed paused"
-        connection.data_received(piece)
+        if piece:
+            connection.data_received(piece)
+        elif eof and not connection.eof_received():
+            transport.close()  # what a transport does when eof_received() says so
         await asyncio.sleep(0)
     for _ in range(200):  # let the handlers that wait finish
         await asyncio.sleep(0)
@@ -147,21 +151,27 @@ async def _serve(data: bytes, cuts: list[int], config: Config) -> _PausingTransp
 
 @settings(max_examples=150, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
-@given(pipeline=pipelines(), depth=st.sampled_from([1, 2, 16]), eager=st.booleans())
-def test_any_pipeline_cut_anywhere_is_answered_in_order(
-        pipeline: tuple[list[Sent], list[int]], depth: int, eager: bool) -> None:
+@given(pipeline=pipelines(), depth=st.sampled_from([1, 2, 16]), eager=st.booleans(),
+       buffer=st.sampled_from([1, 8, 64 * 1024]), eof=st.booleans())
+def test_any_pipeline_cut_anywhere_is_answered_in_order(  # pylint: disable=too-many-arguments
+        pipeline: tuple[list[Sent], list[int]], depth: int, eager: bool, buffer: int,
+        eof: bool) -> None:
     """One response per request up to the first that closes (or is not a
     request: a 400), in order, each carrying its own path and body; nothing
-    after it. Handlers started eagerly or each in a Task (``eager_handlers``)."""
+    after it. Handlers started eagerly or each in a Task (``eager_handlers``);
+    a body buffer so small that reading pauses for nearly every body piece;
+    the client's end of sending (EOF) right after its last byte, or not."""
     sent, cuts = pipeline
     data = b"".join(request.encode() for request in sent)
-    config = Config(max_pipeline_depth=depth, eager_handlers=eager)
-    transport = asyncio.run(_serve(data, cuts, config))
+    config = Config(max_pipeline_depth=depth, eager_handlers=eager, body_buffer_size=buffer)
+    transport = asyncio.run(_serve(data, cuts, config, eof))
     answered = sent[:next((i + 1 for i, request in enumerate(sent)
                            if request.closes or request.bad), len(sent))]
     responses = ResponseParser().feed(bytes(transport.written))
     assert [(r.status, r.body if r.status == 200 else b"") for r in responses] == [
         (400, b"") if request.bad else (200, request.path.encode() + b":" + request.body)
         for request in answered]
-    assert [r.closes for r in responses] == [request.closes or request.bad
-                                             for request in answered]
+    closes = [request.closes or request.bad for request in answered]
+    if eof:  # the answer to what was in flight when the client ended may say close
+        closes[-1] = responses[-1].closes if responses else closes[-1]
+    assert [r.closes for r in responses] == closes
