@@ -73,17 +73,39 @@ def pipelines(draw: st.DrawFn) -> tuple[list[Sent], list[int]]:
 
 
 class _PausingTransport:
-    """Records the bytes written; knows whether reading is paused, and closed."""
+    """Records the bytes written; knows whether reading is paused, and closed.
 
-    def __init__(self) -> None:
+    With ``write_high``, it also pushes back as a socket's transport does: once
+    more than that many bytes are written and not yet taken by the client, it
+    calls the protocol's ``pause_writing`` (inside ``write``), and
+    ``resume_writing`` when the client takes them (``client_reads``).
+    """
+
+    def __init__(self, write_high: int | None) -> None:
         self.written = bytearray()
         self.paused = False
         self.closed = False
+        self.write_high = write_high
+        self.untaken = 0
+        self.writing_paused = False
+        self.protocol: HttpToolsConnection | None = None
 
     def write(self, data: bytes) -> None:
         """Keep the bytes; a write after close would be a bug of the connection."""
         assert not self.closed, "written after close"
         self.written += data
+        self.untaken += len(data)
+        if self.write_high is not None and self.untaken > self.write_high \
+                and not self.writing_paused and self.protocol is not None:
+            self.writing_paused = True
+            self.protocol.pause_writing()
+
+    def client_reads(self) -> None:
+        """The client takes what was written: a paused writer may go on."""
+        self.untaken = 0
+        if self.writing_paused and self.protocol is not None:
+            self.writing_paused = False
+            self.protocol.resume_writing()
 
     def pause_reading(self) -> None:
         """Stop delivering reads."""
@@ -123,17 +145,20 @@ async def _echo(request: Request) -> bytes:
     return request.path.encode() + b":" + await request.body()
 
 
-async def _serve(data: bytes, cuts: list[int], config: Config,
-                 eof: bool) -> _PausingTransport:
+async def _serve(data: bytes, cuts: list[int], config: Config, eof: bool,
+                 write_high: int | None) -> _PausingTransport:
     loop = asyncio.get_running_loop()
     connection = HttpToolsConnection(ServerState(config, _echo, loop))
-    transport = _PausingTransport()
+    transport = _PausingTransport(write_high)
+    transport.protocol = connection
     connection.connection_made(transport)  # type: ignore[arg-type]
     reads = [data[start:end] for start, end in zip([0, *cuts], [*cuts, len(data)])]
     for piece in [*reads, b""]:  # b"": the end of the stream, when the client sends one
-        for _ in range(200):  # a paused socket delivers nothing, not even its end, until resumed
+        for turn in range(200):  # a paused socket delivers nothing, not even its end, until resumed
             if not transport.paused or transport.closed:
                 break
+            if turn % 3 == 2:  # a client that reads its responses, but not at once
+                transport.client_reads()
             await asyncio.sleep(0)
         if transport.closed:
             break
@@ -143,7 +168,8 @@ async def _serve(data: bytes, cuts: list[int], config: Config,
         elif eof and not connection.eof_received():
             transport.close()  # what a transport does when eof_received() says so
         await asyncio.sleep(0)
-    for _ in range(200):  # let the handlers that wait finish
+    for _ in range(200):  # let the handlers that wait finish, the client read the rest
+        transport.client_reads()
         await asyncio.sleep(0)
     connection.connection_lost(None)
     return transport
@@ -152,19 +178,21 @@ async def _serve(data: bytes, cuts: list[int], config: Config,
 @settings(max_examples=150, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(pipeline=pipelines(), depth=st.sampled_from([1, 2, 16]), eager=st.booleans(),
-       buffer=st.sampled_from([1, 8, 64 * 1024]), eof=st.booleans())
+       buffer=st.sampled_from([1, 8, 64 * 1024]), eof=st.booleans(),
+       write_high=st.sampled_from([None, 1, 100]))
 def test_any_pipeline_cut_anywhere_is_answered_in_order(  # pylint: disable=too-many-arguments
         pipeline: tuple[list[Sent], list[int]], depth: int, eager: bool, buffer: int,
-        eof: bool) -> None:
+        eof: bool, write_high: int | None) -> None:
     """One response per request up to the first that closes (or is not a
     request: a 400), in order, each carrying its own path and body; nothing
     after it. Handlers started eagerly or each in a Task (``eager_handlers``);
     a body buffer so small that reading pauses for nearly every body piece;
-    the client's end of sending (EOF) right after its last byte, or not."""
+    the client's end of sending (EOF) right after its last byte, or not; a
+    client that reads its responses late enough for writing to pause."""
     sent, cuts = pipeline
     data = b"".join(request.encode() for request in sent)
     config = Config(max_pipeline_depth=depth, eager_handlers=eager, body_buffer_size=buffer)
-    transport = asyncio.run(_serve(data, cuts, config, eof))
+    transport = asyncio.run(_serve(data, cuts, config, eof, write_high))
     answered = sent[:next((i + 1 for i, request in enumerate(sent)
                            if request.closes or request.bad), len(sent))]
     responses = ResponseParser().feed(bytes(transport.written))
