@@ -17,12 +17,13 @@ that is exactly what this test must choose. The transport honours
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aioweb import Config, Request
+from aioweb import Config, Request, Response
 from aioweb.server.connection import HttpToolsConnection
 from aioweb.server.container import ServerState
 from scripts.wire import ResponseParser
@@ -59,13 +60,15 @@ class Sent:
 
 @st.composite
 def pipelines(draw: st.DrawFn) -> tuple[list[Sent], list[int]]:
-    """Up to 12 requests (some waiting, some with bodies, some closing, rarely
-    one that is not a request) and where to cut."""
+    """Up to 12 requests (some waiting, some answered with a streamed body,
+    some with bodies, some closing, rarely one that is not a request) and
+    where to cut."""
     count = draw(st.integers(1, 12))
     sent = []
     for index in range(count):
-        waits = draw(st.booleans())
-        sent.append(Sent(f"/{index}{'w' if waits else ''}", draw(BODY_BYTES), draw(st.booleans()),
+        waits, streams = draw(st.booleans()), draw(st.booleans())
+        path = f"/{index}{'w' if waits else ''}{'s' if streams else ''}"
+        sent.append(Sent(path, draw(BODY_BYTES), draw(st.booleans()),
                          draw(st.integers(0, 9)) == 0, draw(st.integers(0, 14)) == 0))
     total = sum(len(request.encode()) for request in sent)
     cuts = draw(st.lists(st.integers(1, max(1, total - 1)), max_size=8, unique=True))
@@ -139,10 +142,19 @@ class _PausingTransport:
         """No buffer."""
 
 
-async def _echo(request: Request) -> bytes:
-    if request.path.endswith("w"):
+async def _echo(request: Request) -> bytes | Response:
+    if "w" in request.path:
         await asyncio.sleep(0)  # waits: it goes on in a Task
-    return request.path.encode() + b":" + await request.body()
+    answer = request.path.encode() + b":" + await request.body()
+    if "s" in request.path:  # streamed, chunked, a few bytes a chunk
+        return Response(_pieces(answer))
+    return answer
+
+
+async def _pieces(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), 3):
+        yield data[start:start + 3]
+        await asyncio.sleep(0)
 
 
 async def _serve(data: bytes, cuts: list[int], config: Config, eof: bool,
@@ -154,7 +166,7 @@ async def _serve(data: bytes, cuts: list[int], config: Config, eof: bool,
     connection.connection_made(transport)  # type: ignore[arg-type]
     reads = [data[start:end] for start, end in zip([0, *cuts], [*cuts, len(data)])]
     for piece in [*reads, b""]:  # b"": the end of the stream, when the client sends one
-        for turn in range(200):  # a paused socket delivers nothing, not even its end, until resumed
+        for turn in range(1000):  # a paused socket delivers nothing, not even its end
             if not transport.paused or transport.closed:
                 break
             if turn % 3 == 2:  # a client that reads its responses, but not at once
@@ -168,7 +180,7 @@ async def _serve(data: bytes, cuts: list[int], config: Config, eof: bool,
         elif eof and not connection.eof_received():
             transport.close()  # what a transport does when eof_received() says so
         await asyncio.sleep(0)
-    for _ in range(200):  # let the handlers that wait finish, the client read the rest
+    for _ in range(1000):  # let the handlers that wait finish, the client read the rest
         transport.client_reads()
         await asyncio.sleep(0)
     connection.connection_lost(None)
