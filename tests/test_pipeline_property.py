@@ -92,6 +92,8 @@ class _PausingTransport:
         self.untaken = 0
         self.writing_paused = False
         self.protocol: HttpToolsConnection | None = None
+        self.loop_errors: list[dict[str, object]] = []  # what the loop's exception handler got
+        self.left_running = 0  # Tasks still pending once the connection is over
 
     def write(self, data: bytes) -> None:
         """Keep the bytes; a write after close would be a bug of the connection."""
@@ -158,14 +160,22 @@ async def _pieces(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def _serve(data: bytes, cuts: list[int], config: Config, eof: bool,
-                 write_high: int | None) -> _PausingTransport:
+                 write_high: int | None, reset_after: int | None = None) -> _PausingTransport:
+    """Feed the reads as a socket would; with ``reset_after``, the client
+    resets the connection after that many reads instead. Afterwards, the
+    transport knows what was left running and what the loop reported."""
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: transport.loop_errors.append(context))
     connection = HttpToolsConnection(ServerState(config, _echo, loop))
     transport = _PausingTransport(write_high)
     transport.protocol = connection
     connection.connection_made(transport)  # type: ignore[arg-type]
     reads = [data[start:end] for start, end in zip([0, *cuts], [*cuts, len(data)])]
-    for piece in [*reads, b""]:  # b"": the end of the stream, when the client sends one
+    for index, piece in enumerate([*reads, b""]):  # b"": the end of the stream, if sent
+        if index == reset_after:
+            transport.closed = True  # nothing may be written from here on
+            connection.connection_lost(ConnectionResetError("reset by the client"))
+            break
         for turn in range(1000):  # a paused socket delivers nothing, not even its end
             if not transport.paused or transport.closed:
                 break
@@ -183,7 +193,10 @@ async def _serve(data: bytes, cuts: list[int], config: Config, eof: bool,
     for _ in range(1000):  # let the handlers that wait finish, the client read the rest
         transport.client_reads()
         await asyncio.sleep(0)
-    connection.connection_lost(None)
+    if reset_after is None:
+        connection.connection_lost(None)
+    await asyncio.sleep(0)
+    transport.left_running = len(asyncio.all_tasks()) - 1  # all but this one
     return transport
 
 
@@ -215,3 +228,26 @@ def test_any_pipeline_cut_anywhere_is_answered_in_order(  # pylint: disable=too-
     if eof:  # the answer to what was in flight when the client ended may say close
         closes[-1] = responses[-1].closes if responses else closes[-1]
     assert [r.closes for r in responses] == closes
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(pipeline=pipelines(), eager=st.booleans(), write_high=st.sampled_from([None, 1]),
+       reset_after=st.integers(0, 9))
+def test_a_reset_anywhere_leaves_nothing_running(
+        pipeline: tuple[list[Sent], list[int]], eager: bool, write_high: int | None,
+        reset_after: int) -> None:
+    """The client resets the connection after any number of reads: what was
+    answered before is a prefix of the answers, nothing is written after, no
+    Task is left running and the loop reports no error."""
+    sent, cuts = pipeline
+    data = b"".join(request.encode() for request in sent)
+    config = Config(max_pipeline_depth=2, eager_handlers=eager, body_buffer_size=8)
+    transport = asyncio.run(_serve(data, cuts, config, False, write_high, reset_after))
+    expected = [(400, b"") if request.bad else (200, request.path.encode() + b":" + request.body)
+                for request in sent]
+    answers = [(r.status, r.body if r.status == 200 else b"")
+               for r in ResponseParser().feed(bytes(transport.written))]
+    assert answers == expected[:len(answers)]
+    assert transport.left_running == 0
+    assert not transport.loop_errors, transport.loop_errors
