@@ -2,16 +2,22 @@
 
 A connection starts a request's handler from three places: as its head is
 read (no body, nothing ahead of it), from the queue at the end of a read, and
-from the queue when the handler ahead of it ends in a Task. Bytes past
-``max_pipeline_depth`` are held back and parsed as the queue empties. Whatever
-the mix and wherever the reads end, the client must get one response per
-request, in order, each for its own request and body, and none after a
-response that closes the connection.
+from the queue when the handler ahead of it ends in a Task or writing
+resumes. Bytes past ``max_pipeline_depth`` are held back and parsed as the
+queue empties; reading also pauses for a full body buffer and for a client
+that does not read. Whatever the mix and wherever the reads end, the client
+must get one response per request, in order, each for its own request and
+body, and none after a response that closes the connection; a client that
+resets at any point must leave no Task running.
 
 The reads are cut here, in-process, with a transport of the test's own:
 over TCP the kernel decides where reads end (it coalesces small sends), and
-that is exactly what this test must choose. The transport honours
-``pause_reading`` as a socket's does: no read is delivered while it is paused.
+that is exactly what this test must choose. The transport behaves as a
+socket's does where it matters: no read, not even the end of the stream,
+is delivered while reading is paused; writing past a high-water mark calls
+``pause_writing``, and the client reading calls ``resume_writing``. The
+first run of this test found a stall that the wire tests then confirmed
+(docs/limits.md, finding 4).
 """
 
 from __future__ import annotations
