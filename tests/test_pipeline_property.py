@@ -25,11 +25,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aioweb import Config, Request, Response
+from aioweb.asgi import AsgiHandler
 from aioweb.server.connection import HttpToolsConnection
 from aioweb.server.container import ServerState
 from scripts.wire import ResponseParser
@@ -165,14 +167,40 @@ async def _pieces(data: bytes) -> AsyncIterator[bytes]:
         await asyncio.sleep(0)
 
 
-async def _serve(data: bytes, cuts: list[int], config: Config, eof: bool,
-                 write_high: int | None, reset_after: int | None = None) -> _PausingTransport:
+async def _asgi_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The same answers as ``_echo``, from a raw ASGI app (the body read in messages)."""
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+    if "w" in scope["path"]:
+        await asyncio.sleep(0)
+    answer = scope["path"].encode() + b":" + body
+    if "s" in scope["path"]:  # several body messages: chunked
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for start in range(0, len(answer), 3):
+            await send({"type": "http.response.body", "body": answer[start:start + 3],
+                        "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", b"%d" % len(answer))]})
+    await send({"type": "http.response.body", "body": answer})
+
+
+async def _serve(data: bytes, cuts: list[int], config: Config, eof: bool,  # pylint: disable=too-many-arguments
+                 write_high: int | None, reset_after: int | None = None,
+                 handler: Any = _echo) -> _PausingTransport:
     """Feed the reads as a socket would; with ``reset_after``, the client
     resets the connection after that many reads instead. Afterwards, the
     transport knows what was left running and what the loop reported."""
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _loop, context: transport.loop_errors.append(context))
-    connection = HttpToolsConnection(ServerState(config, _echo, loop))
+    connection = HttpToolsConnection(ServerState(config, handler, loop))
     transport = _PausingTransport(write_high)
     transport.protocol = connection
     connection.connection_made(transport)  # type: ignore[arg-type]
@@ -239,21 +267,49 @@ def test_any_pipeline_cut_anywhere_is_answered_in_order(  # pylint: disable=too-
 @settings(max_examples=100, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(pipeline=pipelines(), eager=st.booleans(), write_high=st.sampled_from([None, 1]),
-       reset_after=st.integers(0, 9))
-def test_a_reset_anywhere_leaves_nothing_running(
+       reset_after=st.integers(0, 9), asgi=st.booleans())
+def test_a_reset_anywhere_leaves_nothing_running(  # pylint: disable=too-many-arguments
         pipeline: tuple[list[Sent], list[int]], eager: bool, write_high: int | None,
-        reset_after: int) -> None:
+        reset_after: int, asgi: bool) -> None:
     """The client resets the connection after any number of reads: what was
     answered before is a prefix of the answers, nothing is written after, no
-    Task is left running and the loop reports no error."""
+    Task is left running and the loop reports no error; native handlers, or
+    the ASGI app below."""
     sent, cuts = pipeline
     data = b"".join(request.encode() for request in sent)
     config = Config(max_pipeline_depth=2, eager_handlers=eager, body_buffer_size=8)
-    transport = asyncio.run(_serve(data, cuts, config, False, write_high, reset_after))
+    handler = AsgiHandler(_asgi_echo, eager=eager) if asgi else _echo
+    transport = asyncio.run(_serve(data, cuts, config, False, write_high, reset_after,
+                                   handler))
     expected = [(400, b"") if request.bad else (200, request.path.encode() + b":" + request.body)
                 for request in sent]
     answers = [(r.status, r.body if r.status == 200 else b"")
                for r in ResponseParser().feed(bytes(transport.written))]
     assert answers == expected[:len(answers)]
+    assert transport.left_running == 0
+    assert not transport.loop_errors, transport.loop_errors
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(pipeline=pipelines(), depth=st.sampled_from([1, 16]), eager=st.booleans(),
+       write_high=st.sampled_from([None, 1]), eof=st.booleans())
+def test_any_pipeline_through_an_asgi_app(  # pylint: disable=too-many-arguments
+        pipeline: tuple[list[Sent], list[int]], depth: int, eager: bool,
+        write_high: int | None, eof: bool) -> None:
+    """The first property through the ASGI adapter: the app in a Task (or
+    eager), its body read through receive(), its answer sent whole or in
+    several messages."""
+    sent, cuts = pipeline
+    data = b"".join(request.encode() for request in sent)
+    config = Config(max_pipeline_depth=depth, body_buffer_size=8)
+    transport = asyncio.run(_serve(data, cuts, config, eof, write_high,
+                                   handler=AsgiHandler(_asgi_echo, eager=eager)))
+    answered = sent[:next((i + 1 for i, request in enumerate(sent)
+                           if request.closes or request.bad), len(sent))]
+    responses = ResponseParser().feed(bytes(transport.written))
+    assert [(r.status, r.body if r.status == 200 else b"") for r in responses] == [
+        (400, b"") if request.bad else (200, request.path.encode() + b":" + request.body)
+        for request in answered]
     assert transport.left_running == 0
     assert not transport.loop_errors, transport.loop_errors
