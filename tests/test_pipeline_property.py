@@ -5,10 +5,12 @@ read (no body, nothing ahead of it), from the queue at the end of a read, and
 from the queue when the handler ahead of it ends in a Task or writing
 resumes. Bytes past ``max_pipeline_depth`` are held back and parsed as the
 queue empties; reading also pauses for a full body buffer and for a client
-that does not read. Whatever the mix and wherever the reads end, the client
-must get one response per request, in order, each for its own request and
-body, and none after a response that closes the connection; a client that
-resets at any point must leave no Task running.
+that does not read. Whatever the mix (GET, HEAD, POST by length or chunked,
+HTTP/1.1 or 1.0, Expect: 100-continue, streamed answers, closing requests,
+lines that are not requests) and wherever the reads end, the client must get
+one response per request, in order, each for its own request and body, and
+none after a response that ends the connection; a client that resets at any
+point must leave no Task running.
 
 The reads are cut here, in-process, with a transport of the test's own:
 over TCP the kernel decides where reads end (it coalesces small sends), and
@@ -50,20 +52,72 @@ class Sent:
     chunked: bool
     closes: bool
     bad: bool = False  # not a request at all: answered 400, and the connection closes
+    # "", or "head" (a HEAD instead of a GET), "1.0" (HTTP/1.0, which closes by
+    # default), "1.0-keep" (HTTP/1.0 with Connection: keep-alive), "expect" (a
+    # body sent with Expect: 100-continue)
+    dialect: str = ""
+
+    @property
+    def method(self) -> str:
+        """HEAD, GET without a body, POST with one (GET for one not a request)."""
+        if self.bad:
+            return "GET"
+        if not self.body and not self.chunked:
+            return "HEAD" if self.dialect == "head" else "GET"
+        return "POST"
+
+    @property
+    def ends(self) -> bool:
+        """Whether the connection ends after this request's answer."""
+        return (self.closes or self.bad or self.dialect == "1.0"
+                or (self.dialect.startswith("1.0") and "s" in self.path))  # close-delimited
+
+    @property
+    def answer(self) -> tuple[int, bytes]:
+        """The status and body the client must read for it."""
+        if self.bad:
+            return 400, b""
+        return 200, b"" if self.method == "HEAD" else self.path.encode() + b":" + self.body
 
     def encode(self) -> bytes:
-        """The request's bytes: a GET when it has no body, else a POST."""
+        """The request's bytes."""
         if self.bad:
             return b"NOT A REQUEST\r\n\r\n"
-        close = b"Connection: close\r\n" if self.closes else b""
-        if not self.body and not self.chunked:
-            return b"GET %s HTTP/1.1\r\nHost: t\r\n%s\r\n" % (self.path.encode(), close)
-        if self.chunked:
+        version = b"1.0" if self.dialect.startswith("1.0") else b"1.1"
+        fields = b"Host: t\r\n"
+        if self.closes:
+            fields += b"Connection: close\r\n"
+        elif self.dialect == "1.0-keep":
+            fields += b"Connection: keep-alive\r\n"
+        if self.dialect == "expect" and self.method == "POST":
+            fields += b"Expect: 100-continue\r\n"
+        start = b"%s %s HTTP/%s\r\n" % (self.method.encode(), self.path.encode(), version)
+        if self.method != "POST":
+            return start + fields + b"\r\n"
+        if self.chunked and version == b"1.1":  # HTTP/1.0 has no chunked coding
             framed = (b"%x\r\n%s\r\n" % (len(self.body), self.body) if self.body else b"")
-            return (b"POST %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n%s\r\n"
-                    b"%s0\r\n\r\n" % (self.path.encode(), close, framed))
-        return b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n%s\r\n%s" % (
-            self.path.encode(), len(self.body), close, self.body)
+            return start + fields + b"Transfer-Encoding: chunked\r\n\r\n%s0\r\n\r\n" % framed
+        return start + fields + b"Content-Length: %d\r\n\r\n%s" % (len(self.body), self.body)
+
+
+def answers_read(sent: list[Sent], transport: _PausingTransport,
+                 reset: bool = False) -> list[tuple[int, bytes, bool]]:
+    """The final responses the client reads: status, body, whether it closes.
+    After a reset, a response may be cut short: it is not counted."""
+    parser = ResponseParser()
+    for request in sent:
+        parser.expect(request.method)
+    responses = parser.feed(bytes(transport.written))
+    if transport.closed and not reset:
+        responses += parser.feed_eof()  # ends a close-delimited body; CutOff if cut short
+    return [(r.status, r.body if r.status == 200 else b"", r.closes) for r in responses
+            if r.status >= 200]  # not 100 Continue
+
+
+def answers_due(sent: list[Sent]) -> list[tuple[int, bytes, bool]]:
+    """What the client must read: every answer up to the first that ends the connection."""
+    answered = sent[:next((i + 1 for i, request in enumerate(sent) if request.ends), len(sent))]
+    return [(*request.answer, request.ends) for request in answered]
 
 
 @st.composite
@@ -77,7 +131,9 @@ def pipelines(draw: st.DrawFn) -> tuple[list[Sent], list[int]]:
         waits, streams = draw(st.booleans()), draw(st.booleans())
         path = f"/{index}{'w' if waits else ''}{'s' if streams else ''}"
         sent.append(Sent(path, draw(BODY_BYTES), draw(st.booleans()),
-                         draw(st.integers(0, 9)) == 0, draw(st.integers(0, 14)) == 0))
+                         draw(st.integers(0, 9)) == 0, draw(st.integers(0, 14)) == 0,
+                         draw(st.sampled_from(["", "", "", "head", "1.0", "1.0-keep",
+                                               "expect"]))))
     total = sum(len(request.encode()) for request in sent)
     cuts = draw(st.lists(st.integers(1, max(1, total - 1)), max_size=8, unique=True))
     return sent, sorted(cuts)
@@ -252,16 +308,10 @@ def test_any_pipeline_cut_anywhere_is_answered_in_order(  # pylint: disable=too-
     data = b"".join(request.encode() for request in sent)
     config = Config(max_pipeline_depth=depth, eager_handlers=eager, body_buffer_size=buffer)
     transport = asyncio.run(_serve(data, cuts, config, eof, write_high))
-    answered = sent[:next((i + 1 for i, request in enumerate(sent)
-                           if request.closes or request.bad), len(sent))]
-    responses = ResponseParser().feed(bytes(transport.written))
-    assert [(r.status, r.body if r.status == 200 else b"") for r in responses] == [
-        (400, b"") if request.bad else (200, request.path.encode() + b":" + request.body)
-        for request in answered]
-    closes = [request.closes or request.bad for request in answered]
-    if eof:  # the answer to what was in flight when the client ended may say close
-        closes[-1] = responses[-1].closes if responses else closes[-1]
-    assert [r.closes for r in responses] == closes
+    read, due = answers_read(sent, transport), answers_due(sent)
+    if eof and read and due:  # the answer to what was in flight when the client ended may close
+        due[-1] = (*due[-1][:2], read[-1][2])
+    assert read == due
 
 
 @settings(max_examples=100, deadline=None, derandomize=True, database=None,
@@ -281,11 +331,8 @@ def test_a_reset_anywhere_leaves_nothing_running(  # pylint: disable=too-many-ar
     handler = AsgiHandler(_asgi_echo, eager=eager) if asgi else _echo
     transport = asyncio.run(_serve(data, cuts, config, False, write_high, reset_after,
                                    handler))
-    expected = [(400, b"") if request.bad else (200, request.path.encode() + b":" + request.body)
-                for request in sent]
-    answers = [(r.status, r.body if r.status == 200 else b"")
-               for r in ResponseParser().feed(bytes(transport.written))]
-    assert answers == expected[:len(answers)]
+    read = [answer[:2] for answer in answers_read(sent, transport, reset=True)]
+    assert read == [answer[:2] for answer in answers_due(sent)][:len(read)]
     assert transport.left_running == 0
     assert not transport.loop_errors, transport.loop_errors
 
@@ -305,11 +352,9 @@ def test_any_pipeline_through_an_asgi_app(  # pylint: disable=too-many-arguments
     config = Config(max_pipeline_depth=depth, body_buffer_size=8)
     transport = asyncio.run(_serve(data, cuts, config, eof, write_high,
                                    handler=AsgiHandler(_asgi_echo, eager=eager)))
-    answered = sent[:next((i + 1 for i, request in enumerate(sent)
-                           if request.closes or request.bad), len(sent))]
-    responses = ResponseParser().feed(bytes(transport.written))
-    assert [(r.status, r.body if r.status == 200 else b"") for r in responses] == [
-        (400, b"") if request.bad else (200, request.path.encode() + b":" + request.body)
-        for request in answered]
+    read, due = answers_read(sent, transport), answers_due(sent)
+    if eof and read and due:  # as above: the last answer may close
+        due[-1] = (*due[-1][:2], read[-1][2])
+    assert read == due
     assert transport.left_running == 0
     assert not transport.loop_errors, transport.loop_errors
