@@ -120,6 +120,16 @@ def answers_due(sent: list[Sent]) -> list[tuple[int, bytes, bool]]:
     return [(*request.answer, request.ends) for request in answered]
 
 
+def _assert_answered_in_full(sent: list[Sent], transport: _PausingTransport, eof: bool) -> None:
+    """Every answer due was read, in order; no Task is left, the loop saw no error."""
+    read, due = answers_read(sent, transport), answers_due(sent)
+    if eof and read and due:  # the answer to what was in flight when the client ended may close
+        due[-1] = (*due[-1][:2], read[-1][2])
+    assert read == due
+    assert transport.left_running == 0
+    assert not transport.loop_errors, transport.loop_errors
+
+
 @st.composite
 def pipelines(draw: st.DrawFn) -> tuple[list[Sent], list[int]]:
     """Up to 12 requests (some waiting, some answered with a streamed body,
@@ -248,7 +258,7 @@ async def _asgi_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": answer})
 
 
-async def _serve(data: bytes, cuts: list[int], config: Config, eof: bool,  # pylint: disable=too-many-arguments
+async def _serve(sent: list[Sent], cuts: list[int], config: Config, eof: bool,  # pylint: disable=too-many-arguments
                  write_high: int | None, reset_after: int | None = None,
                  handler: Any = _echo) -> _PausingTransport:
     """Feed the reads as a socket would; with ``reset_after``, the client
@@ -260,6 +270,7 @@ async def _serve(data: bytes, cuts: list[int], config: Config, eof: bool,  # pyl
     transport = _PausingTransport(write_high)
     transport.protocol = connection
     connection.connection_made(transport)  # type: ignore[arg-type]
+    data = b"".join(request.encode() for request in sent)
     reads = [data[start:end] for start, end in zip([0, *cuts], [*cuts, len(data)])]
     for index, piece in enumerate([*reads, b""]):  # b"": the end of the stream, if sent
         if index == reset_after:
@@ -305,13 +316,8 @@ def test_any_pipeline_cut_anywhere_is_answered_in_order(  # pylint: disable=too-
     the client's end of sending (EOF) right after its last byte, or not; a
     client that reads its responses late enough for writing to pause."""
     sent, cuts = pipeline
-    data = b"".join(request.encode() for request in sent)
     config = Config(max_pipeline_depth=depth, eager_handlers=eager, body_buffer_size=buffer)
-    transport = asyncio.run(_serve(data, cuts, config, eof, write_high))
-    read, due = answers_read(sent, transport), answers_due(sent)
-    if eof and read and due:  # the answer to what was in flight when the client ended may close
-        due[-1] = (*due[-1][:2], read[-1][2])
-    assert read == due
+    _assert_answered_in_full(sent, asyncio.run(_serve(sent, cuts, config, eof, write_high)), eof)
 
 
 @settings(max_examples=100, deadline=None, derandomize=True, database=None,
@@ -326,10 +332,9 @@ def test_a_reset_anywhere_leaves_nothing_running(  # pylint: disable=too-many-ar
     Task is left running and the loop reports no error; native handlers, or
     the ASGI app below."""
     sent, cuts = pipeline
-    data = b"".join(request.encode() for request in sent)
     config = Config(max_pipeline_depth=2, eager_handlers=eager, body_buffer_size=8)
     handler = AsgiHandler(_asgi_echo, eager=eager) if asgi else _echo
-    transport = asyncio.run(_serve(data, cuts, config, False, write_high, reset_after,
+    transport = asyncio.run(_serve(sent, cuts, config, False, write_high, reset_after,
                                    handler))
     read = [answer[:2] for answer in answers_read(sent, transport, reset=True)]
     assert read == [answer[:2] for answer in answers_due(sent)][:len(read)]
@@ -348,13 +353,7 @@ def test_any_pipeline_through_an_asgi_app(  # pylint: disable=too-many-arguments
     eager), its body read through receive(), its answer sent whole or in
     several messages."""
     sent, cuts = pipeline
-    data = b"".join(request.encode() for request in sent)
     config = Config(max_pipeline_depth=depth, body_buffer_size=8)
-    transport = asyncio.run(_serve(data, cuts, config, eof, write_high,
+    transport = asyncio.run(_serve(sent, cuts, config, eof, write_high,
                                    handler=AsgiHandler(_asgi_echo, eager=eager)))
-    read, due = answers_read(sent, transport), answers_due(sent)
-    if eof and read and due:  # as above: the last answer may close
-        due[-1] = (*due[-1][:2], read[-1][2])
-    assert read == due
-    assert transport.left_running == 0
-    assert not transport.loop_errors, transport.loop_errors
+    _assert_answered_in_full(sent, transport, eof)
