@@ -96,8 +96,10 @@ class Config:
     def timer_tick(self) -> float:
         """How often deadlines are checked and the Date header refreshed.
 
-        A quarter of the shortest timeout, so each fires at most 25% late,
-        clamped to 50 ms..0.5 s so the Date header is never a second stale.
+        A quarter of the shortest timeout, clamped to 50 ms..0.5 s so the
+        Date header is never a second stale. A phase's timeout is armed at
+        the first tick in it and fires at the tick after it passes: one to
+        two ticks late, at most half of the timeout.
         """
         shortest = min(self.first_byte_timeout, self.head_timeout, self.keep_alive_timeout,
                        self.linger_timeout, self.body_timeout, self.send_timeout)

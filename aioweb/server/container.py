@@ -24,7 +24,7 @@ from aioweb.config import Config
 from aioweb.contract import Container, Handler, HandlerFunction
 from aioweb.http11.phases import DEADLINES, Phase
 from aioweb.http11.writer import CommonHeaders, status_line
-from aioweb.server.connection import HttpToolsConnection
+from aioweb.server.connection import ARM_AT_NEXT_TICK, HttpToolsConnection
 from aioweb.server.listener import Listener, bind, socket_address
 from aioweb.server.respond import HandlerCall
 from aioweb.server.trace import Tracer
@@ -112,8 +112,14 @@ class HttpToolsContainer(Container):
         assert state is not None
         state.set_clock(time.time())
         now = state.loop.time()
-        for connection in _expired(state.connections, now):
-            connection.deadline_passed()
+        timeouts = state.timeouts
+        for connection in _due(state.connections, now):
+            if connection.deadline == ARM_AT_NEXT_TICK:
+                # It entered its phase since the last tick (see
+                # HttpToolsConnection._enter): the phase's timeout runs from now.
+                connection.deadline = now + timeouts[connection.phase]  # type: ignore[operator]
+            else:
+                connection.deadline_passed()
         self._tick = state.loop.call_later(self.config.timer_tick(), self._check_deadlines)
 
     async def serve_forever(self) -> None:
@@ -195,5 +201,6 @@ async def _finish_handler_tasks(state: ServerState, deadline: float) -> None:
     state.handler_tasks.clear()
 
 
-def _expired(connections: Iterable[HttpToolsConnection], now: float) -> list[HttpToolsConnection]:
+def _due(connections: Iterable[HttpToolsConnection], now: float) -> list[HttpToolsConnection]:
+    """The connections whose deadline has passed or is still to be armed."""
     return [c for c in connections if c.deadline is not None and c.deadline <= now]

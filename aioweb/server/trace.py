@@ -1,14 +1,14 @@
 """Trace mode: every step of every connection, told in order as a story.
 
     conn 1: connected from ('127.0.0.1', 50312)
-    conn 1: phase FRESH (deadline in 10.0 s)
+    conn 1: phase FRESH (timeout 10.0 s)
     conn 1: read 83 bytes
     conn 1: request 1: head complete: GET b'/hello' HTTP/1.1 (no body)
     conn 1: request 1: complete
     conn 1: phase FRESH -> HANDLING
     conn 1: handler for GET b'/hello' started eagerly
     conn 1: response written; keep-alive
-    conn 1: phase HANDLING -> IDLE (deadline in 5.0 s)
+    conn 1: phase HANDLING -> IDLE (timeout 5.0 s)
 
 Turned on by ``Config(debug=True)`` (``--debug`` on the sample server,
 ``--trace`` too). When off it costs one attribute test per step: the
