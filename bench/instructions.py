@@ -13,6 +13,8 @@ subtracted. Stages, from the bare parser up to the whole aioweb path:
 - ``httptools-callbacks``: httptools calling all the callbacks aioweb uses
 - ``aioweb-reader``: aioweb's sans-IO RequestReader (events out)
 - ``aioweb-connection``: the whole path: reader, request, eager handler, response bytes
+- ``aioweb-connection-uvloop``: the same on uvloop's loop, as the servers run
+  (its ``loop.time()``, for one, is C where asyncio's is Python)
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ def _run_stage(stage: str, count: int) -> None:
         reader = RequestReader(Config())
         for _ in range(count):
             reader.receive(REQUEST)
+    elif stage == "aioweb-connection-uvloop":
+        import uvloop  # pylint: disable=import-outside-toplevel
+        uvloop.run(_connection_stage(count))
     else:
         asyncio.run(_connection_stage(count))
 
@@ -107,7 +112,8 @@ async def _connection_stage(count: int) -> None:
         connection.data_received(REQUEST)
 
 
-STAGES = ("httptools-minimal", "httptools-callbacks", "aioweb-reader", "aioweb-connection")
+STAGES = ("httptools-minimal", "httptools-callbacks", "aioweb-reader", "aioweb-connection",
+          "aioweb-connection-uvloop")
 
 
 def instructions(command: list[str]) -> int:

@@ -14,7 +14,9 @@ body through :meth:`Exchange.receive` and pushes its response through
   ``request.send(Response(...))``: head and body in one write, framed with
   Content-Length. A body in several messages becomes
   ``request.start_response(...)`` and one ``writer.write`` per message, which
-  waits while the client reads slower than the app writes.
+  waits while the client reads slower than the app writes. A file named by
+  ``http.response.pathsend`` becomes one ``request.send`` of a streamed body
+  (``pathsend.py``).
 
 After the client has gone, ``send()`` raises :class:`ClientDisconnected`, an
 ``OSError`` as ASGI spec 2.4 asks; the app may let it propagate, and the
@@ -27,6 +29,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from aioweb.asgi.pathsend import FileChunks
 from aioweb.asgi.spec import Message
 from aioweb.contract import Header, Request, Response, ResponseWriter
 from aioweb.errors import ClientDisconnected, HttpError
@@ -37,7 +40,8 @@ IDLE, HEAD_HELD, STREAMING, DONE = range(4)
 
 
 class _CheckedResponse(Response):
-    """A Response made from parts already in shape (a bytes body, a list of pairs).
+    """A Response made from parts already in shape (a list of pairs; a bytes
+    body, or a file's chunks for http.response.pathsend).
 
     Response's own constructor accepts many shapes (str bodies, mappings) and
     pays for the checks on every call; a whole-body ASGI response, the most
@@ -48,7 +52,7 @@ class _CheckedResponse(Response):
     __slots__ = ()
     content_length_binding = True  # ASGI: the app's Content-Length is checked, not re-framed
 
-    def __init__(self, body: bytes, status: int,  # pylint: disable=super-init-not-called
+    def __init__(self, body: bytes | FileChunks, status: int,  # pylint: disable=super-init-not-called
                  headers: list[Header]) -> None:
         self.status = status
         self.headers = headers
@@ -150,19 +154,21 @@ class Exchange:
     async def send(self, message: Message) -> None:
         """One response event: the head (held), then body pieces."""
         kind = message["type"]
-        if kind == "http.response.body":
+        if kind in ("http.response.body", "http.response.pathsend"):
             # Only writing needs the client (the head is held until the first
             # body message, so checking here covers the head too).
             if self.gone or self.request.is_disconnected:
                 self.gone = True
                 raise ClientDisconnected("the client closed the connection")
             if self.state == HEAD_HELD:
-                await self._first_body(message)
-            elif self.state == STREAMING:
+                await (self._first_body(message) if kind == "http.response.body"
+                       else self._send_file(message))
+            elif self.state == STREAMING and kind == "http.response.body":
                 await self._write_more(message)
             else:
-                raise RuntimeError("http.response.body sent " + (
+                raise RuntimeError(f"{kind} sent " + (
                     "before http.response.start" if self.state == IDLE else
+                    "after the body was begun" if self.state == STREAMING else
                     "after the response was complete"))
         elif kind == "http.response.start":
             if self.state != IDLE:
@@ -181,9 +187,7 @@ class Exchange:
         body = message.get("body", b"")
         if type(body) is not bytes:  # pylint: disable=unidiomatic-typecheck
             body = bytes(body)
-        headers = start.get("headers", ())
-        if type(headers) is not list:  # pylint: disable=unidiomatic-typecheck
-            headers = list(headers)  # any iterable of pairs will do (ASGI spec)
+        headers = _headers_of(start)
         request = self.request
         if not message.get("more_body", False):
             # The common case: the whole body in one message, one write. (A
@@ -199,6 +203,22 @@ class Exchange:
         self.state = STREAMING
         if body:
             await self._write(body)
+
+    async def _send_file(self, message: Message) -> None:
+        start = self._start
+        assert start is not None
+        # Opened before anything is written: a path that cannot be read raises
+        # into the app here, and the app's failure becomes its 500.
+        chunks = await FileChunks.open(message.get("path"))
+        self.state = DONE
+        try:
+            await self.request.send(_CheckedResponse(chunks, start["status"], _headers_of(start)))
+        finally:
+            # Closed whether the body went out whole, was cut, or was never
+            # read (a HEAD, or a head the container refused).
+            await chunks.aclose()
+        if self._waiters:
+            self._wake()
 
     async def _write_more(self, message: Message) -> None:
         body = message.get("body", b"")
@@ -255,3 +275,11 @@ class Exchange:
         aclose = getattr(self._chunks, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def _headers_of(start: Message) -> list[Header]:
+    """The response headers of an http.response.start, as a list."""
+    headers = start.get("headers", ())
+    if type(headers) is not list:  # pylint: disable=unidiomatic-typecheck
+        headers = list(headers)  # any iterable of pairs will do (ASGI spec)
+    return headers

@@ -38,7 +38,7 @@ from typing import Any
 
 from aioweb.asgi.exchange import DONE, Exchange
 from aioweb.asgi.proxy import TrustedProxies
-from aioweb.asgi.spec import ASGI_VERSION, AsgiApp, Scope
+from aioweb.asgi.spec import ASGI_VERSION, EXTENSIONS, AsgiApp, Scope
 from aioweb.contract import Handler, Request, Response, ResponseLike
 from aioweb.errors import ClientDisconnected
 from aioweb.router import mount_prefix
@@ -127,6 +127,7 @@ class AsgiHandler(Handler):
             "client": client,
             "server": request.server,
             "state": self.state.copy(),
+            "extensions": EXTENSIONS,
         }
 
     async def handle(self, request: Request) -> ResponseLike:

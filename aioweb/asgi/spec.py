@@ -36,5 +36,11 @@ AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # task that listens for http.disconnect, which is cheaper for every stream.
 ASGI_VERSION: dict[str, str] = {"version": "3.0", "spec_version": "2.4"}
 
+# The extensions every HTTP scope offers ("extensions" in the scope): one
+# dict for every request, as ASGI_VERSION. Apps look keys up, never write.
+EXTENSIONS: dict[str, dict[str, object]] = {
+    "http.response.pathsend": {},  # a file sent by its path: see pathsend.py
+}
+
 # Lifespan events follow the lifespan spec's own version numbers.
 LIFESPAN_VERSION: dict[str, str] = {"version": "3.0", "spec_version": "2.0"}
