@@ -117,7 +117,9 @@ class HttpToolsContainer(Container):
             if connection.deadline == ARM_AT_NEXT_TICK:
                 # It entered its phase since the last tick (see
                 # HttpToolsConnection._enter): the phase's timeout runs from now.
-                connection.deadline = now + timeouts[connection.phase]  # type: ignore[operator]
+                timeout = timeouts[connection.phase]
+                assert timeout is not None  # only a phase with a timeout is marked
+                connection.deadline = now + timeout
             else:
                 connection.deadline_passed()
         self._tick = state.loop.call_later(self.config.timer_tick(), self._check_deadlines)
