@@ -331,6 +331,30 @@ def test_nothing_is_read_after_a_rejection() -> None:
     assert not reader.receive(GET)
 
 
+HEAD = b"HEAD / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+
+
+@pytest.mark.parametrize(("reads", "method"), [
+    ([HEAD + b"this is not a request\r\n\r\n"], ""),
+    ([HEAD, b"this is not a request\r\n\r\n"], ""),
+    ([HEAD, b"GE"], ""),                     # refused by a timeout (408) mid-method
+    ([HEAD, b"GET /x HTT"], "GET"),
+    ([GET, b"HEAD /x"], "HEAD"),
+    ([b"HEAD /x HTTP/9.9\r\n\r\n"], "HEAD"),  # 505: the method was read whole
+])
+def test_a_refusal_carries_the_method_only_once_it_was_read_whole(reads: list[bytes],
+                                                                  method: str) -> None:
+    """A refusal tells the connection the refused request's method (a HEAD's
+    answer has no body). llhttp's method is the previous request's until the
+    next one's method is read whole: a line that is not a request at all,
+    after a HEAD, must not be answered as a HEAD."""
+    reader = RequestReader(Config())
+    events = [event for data in reads for event in reader.receive(data)]
+    refusal = events[-1] if isinstance(events[-1], Rejection) else reader.refuse(408, "timeout")
+    assert isinstance(refusal, Rejection)
+    assert refusal.method == method
+
+
 def test_in_head_tracks_a_partial_head() -> None:
     """``in_head`` is true exactly while a head has begun but not ended (for the head timeout)."""
     reader = RequestReader(Config())

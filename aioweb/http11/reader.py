@@ -44,7 +44,7 @@ class RequestReader:
 
     # One reader per open connection: slots keep it small (and quick to read).
     __slots__ = ("_new_head", "_max_url", "_max_head", "_max_headers", "_max_body", "_parser",
-                 "_events", "finished", "in_head", "_line_read", "_head_bytes_pending",
+                 "_events", "finished", "in_head", "_head_bytes_pending",
                  "_trailer_size", "_url", "_sizing", "_head_size", "_headers", "_host_count",
                  "_framed", "_content_length", "_chunked", "_transfer_encoding",
                  "_expect_continue", "_upgrade", "_connection_header", "_body_size", "_keep_alive")
@@ -59,7 +59,6 @@ class RequestReader:
         self._events: list[Event] = []
         self.finished = False  # no more requests will be read on this connection
         self.in_head = False   # a request head has begun but is not complete
-        self._line_read = False  # its request line has been read whole
         # Bytes received in later reads while a head stays incomplete. llhttp
         # buffers a partial header inside itself, out of our sight, so this
         # is how a head that never ends is bounded (see receive()). The read
@@ -68,8 +67,10 @@ class RequestReader:
         # before it is refused, complete headers are counted exactly.
         self._head_bytes_pending = 0
         self._trailer_size = 0
-        # The request being read. Its header list is handed over with
-        # RequestHead and replaced, never cleared: the handler owns it then.
+        # The request being read: its target (empty until its method has been
+        # read whole, see refuse()), and its headers. The header list is
+        # handed over with RequestHead and replaced, never cleared: the
+        # handler owns it then.
         self._url = b""
         # Whether header sizes are counted in this read (see receive()), and
         # the bytes of the complete header lines so far when they are.
@@ -122,8 +123,6 @@ class RequestReader:
                 message = str(exc)
                 # llhttp's words for "HTTP/d.d, but not a version I know" (3.0, 1.2).
                 status = 505 if message == "Invalid HTTP version" else 400
-                if "header" in message.lower():  # the request line itself was fine
-                    self._line_read = True
                 self._reject(status, message)
         if self.in_head and not self.finished and self._head_bytes_pending > self._max_head:
             self._reject(431, "request head too large")
@@ -135,13 +134,12 @@ class RequestReader:
     def refuse(self, status: int, reason: str) -> Rejection:
         """Refuse the request being read (also for reasons found outside the
         bytes, such as a timeout); read nothing more."""
-        # The method counts only once the request line was read whole: a
-        # garbled line was not understood as a HEAD, so its answer has a body.
-        # (httptools reports a header only when the next line begins, so a
-        # parsed version also tells that the request line was read.)
-        line_read = self._line_read or (
-            self.in_head and self._parser.get_http_version() in ("1.0", "1.1"))
-        method = self._parser.get_method().decode("latin-1") if line_read else ""
+        # The method counts once it has been read whole, which llhttp tells
+        # by reporting the target that follows it. Until then get_method()
+        # still gives the previous request's: a line that is not a request at
+        # all, pipelined after a HEAD, was not understood as a HEAD, so its
+        # answer has a body (found by tests/test_pipeline_property.py).
+        method = self._parser.get_method().decode("latin-1") if self._url else ""
         self.finished = True
         self.in_head = False
         self._headers = []  # hold nothing of a refused request
@@ -152,7 +150,6 @@ class RequestReader:
     def on_message_begin(self) -> None:
         """A new request starts."""
         self.in_head = True
-        self._line_read = False
         self._head_bytes_pending = 0
 
     def on_url(self, part: bytes) -> None:
@@ -226,7 +223,6 @@ class RequestReader:
 
     def on_headers_complete(self) -> None:
         """The head is complete: apply the whole-head rules, emit RequestHead."""
-        self._line_read = True
         headers = self._headers
         target = self._url
         if self._sizing and len(target) + self._head_size > self._max_head:
@@ -263,8 +259,8 @@ class RequestReader:
             method, target, version, headers, keep_alive,
             self._expect_continue and version == "1.1", self._chunked or content_length > 0))
         self.in_head = False
-        # Ready for the next request (pipelined ones may follow in this read).
-        self._url = b""
+        # Ready for the next request's head (pipelined ones may follow in this
+        # read); its target is forgotten when this request ends.
         self._headers = []
         self._head_size = self._host_count = self._body_size = 0
         if self._framed:
@@ -282,6 +278,7 @@ class RequestReader:
 
     def on_message_complete(self) -> None:
         """The request is complete."""
+        self._url = b""
         self._trailer_size = 0
         self._events.append(END_OF_REQUEST)
         if not self._keep_alive:

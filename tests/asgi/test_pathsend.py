@@ -101,7 +101,7 @@ def test_the_file_arrives_whole_with_the_apps_length(serve: AppFactory, data_fil
             assert response.headers["content-length"] == str(size)
             assert "transfer-encoding" not in response.headers
             assert response.content == data_file.read_bytes()
-    assert len(sent) == 3  # send() returned once the file was out
+    assert wait_until(lambda: len(sent) == 3)  # send() returned once the file was out
     assert wait_until(lambda: not open_descriptors_to(data_file))
 
 

@@ -231,3 +231,20 @@ def test_a_refused_head_request_gets_no_body(pieces: list[bytes], start_server,
     assert len(outcome.final) == 1 and outcome.final[0].status >= 400
     assert outcome.final[0].body == b""
     assert counting_handler.calls == 0
+
+
+def test_a_line_that_is_no_request_after_a_head_is_answered_with_a_body(
+        start_server, counting_handler: CountingHandler) -> None:
+    """A HEAD, then a line that is not a request: the HEAD's answer has no
+    body, the 400 has its own, whole (the parser's method is still the HEAD's
+    when the line fails; found by tests/test_pipeline_property.py)."""
+    server = start_server(counting_handler, **SHORT_TIMEOUTS)
+    with connect(server.address) as sock:
+        sock.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nthis is not a request\r\n\r\n")
+        parser = ResponseParser()
+        parser.expect("HEAD")
+        parser.expect("")
+        outcome = receive(sock, parser, until_close=True)
+    assert outcome.error is None, outcome.error
+    assert [r.status for r in outcome.final] == [200, 400]
+    assert outcome.final[0].body == b"" and outcome.final[1].body.startswith(b"400 Bad Request")
