@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from aioweb import Config
 from aioweb.http11.events import BodyData, EndOfRequest, Event, Rejection, RequestHead
+from aioweb.http11 import reader as reader_module
 from aioweb.http11.reader import RequestReader
 
 GET = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
@@ -286,6 +287,29 @@ def test_head_limit_holds_however_the_head_is_split() -> None:
     head = b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + b"x" * 1400 + b"\r\n\r\n"
     for split in (100, 700, 1000, 1300):
         assert rejection(feed([head[:split], head[split:]], LIMITS)) == 431, split
+
+
+def test_names_made_up_by_clients_cannot_grow_the_names_remembered() -> None:
+    """The reader remembers the header names it has seen (what each is to the
+    framing rules); names made up by clients keep it within its bound, a long
+    name is not kept at all, and the framing headers are still known, in any
+    spelling, once it has been emptied."""
+    limit = reader_module._NAME_KINDS_MAX  # pylint: disable=protected-access
+    kinds = reader_module._NAME_KINDS  # pylint: disable=protected-access
+    for number in range(3 * limit):
+        events = RequestReader(Config()).receive(
+            b"GET / HTTP/1.1\r\nHost: h\r\nX-Made-Up-%d: 1\r\n\r\n" % number)
+        assert isinstance(events[0], RequestHead)
+        assert len(kinds) <= limit
+    long_name = b"X-" + b"n" * 200
+    RequestReader(Config()).receive(b"GET / HTTP/1.1\r\nHost: h\r\n%s: 1\r\n\r\n" % long_name)
+    assert long_name not in kinds
+    events = RequestReader(Config()).receive(
+        b"POST / HTTP/1.1\r\nhOsT: h\r\ncOnTeNt-LeNgTh: 3\r\n\r\nabc")
+    assert [type(event) for event in events] == [RequestHead, BodyData, EndOfRequest]
+    assert RequestReader(Config()).receive(
+        b"GET / HTTP/1.1\r\nHOST: a\r\nhost: b\r\n\r\n")[-1] == Rejection(
+            400, "missing or repeated Host header", "GET")
 
 
 def test_head_limit_counts_the_headers_of_earlier_reads() -> None:
