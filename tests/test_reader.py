@@ -312,6 +312,24 @@ def test_names_made_up_by_clients_cannot_grow_the_names_remembered() -> None:
             400, "missing or repeated Host header", "GET")
 
 
+def test_too_many_headers_in_a_short_read_are_refused_with_that_read() -> None:
+    """A read shorter than max_head_size is not counted header by header; one
+    that brings more than max_header_count headers is refused all the same,
+    at the end of that read if the head goes on, at its end if it ends there,
+    and nothing of it is held."""
+    config = Config(max_head_size=1024, max_header_count=10)
+    going_on = RequestReader(config)
+    events = going_on.receive(b"GET / HTTP/1.1\r\nHost: h\r\n" + b"a:b\r\n" * 20)
+    assert events == [Rejection(431, "too many headers", "GET")]
+    assert not going_on._headers  # pylint: disable=protected-access
+    ending = RequestReader(config)
+    events = ending.receive(b"GET / HTTP/1.1\r\nHost: h\r\n" + b"a:b\r\n" * 20 + b"\r\n")
+    assert events == [Rejection(431, "too many headers", "GET")]
+    exactly = RequestReader(config).receive(
+        b"GET / HTTP/1.1\r\nHost: h\r\n" + b"a:b\r\n" * 9 + b"\r\n")
+    assert isinstance(exactly[0], RequestHead) and len(exactly[0].raw_headers) == 10
+
+
 def test_head_limit_counts_the_headers_of_earlier_reads() -> None:
     """Header sizes are counted only in a read that could pass the limit, so a
     head that goes on into another read has its earlier headers counted then:

@@ -124,8 +124,11 @@ class RequestReader:
                 # llhttp's words for "HTTP/d.d, but not a version I know" (3.0, 1.2).
                 status = 505 if message == "Invalid HTTP version" else 400
                 self._reject(status, message)
-        if self.in_head and not self.finished and self._head_bytes_pending > self._max_head:
-            self._reject(431, "request head too large")
+        if self.in_head and not self.finished:  # the head goes on in the next read
+            if self._head_bytes_pending > self._max_head:
+                self._reject(431, "request head too large")
+            elif len(self._headers) > self._max_headers:
+                self._reject(431, "too many headers")
         return events
 
     def _reject(self, status: int, reason: str) -> None:
@@ -168,13 +171,15 @@ class RequestReader:
         # RFC 9110 §5.5: whitespace around a field value is not part of it;
         # llhttp drops the leading part, so drop the trailing part here.
         value = value.rstrip(b" \t")
-        # Limits are checked as each header arrives, so a flood of headers in
-        # one read is refused at once instead of being held until it ends
-        # (the size only in a read that could pass it: see receive()).
+        # In a read that could pass the head's limits (see receive()), they
+        # are checked as each header arrives: a flood of headers is refused
+        # at once, not held until it ends. A shorter read holds less than
+        # max_head bytes of headers; their count is checked when the head
+        # ends, or the read does (~270 instructions a header saved).
         headers = self._headers
-        if len(headers) >= self._max_headers:
-            raise _Refuse(431, "too many headers")
         if self._sizing:
+            if len(headers) >= self._max_headers:
+                raise _Refuse(431, "too many headers")
             size = self._head_size = self._head_size + len(name) + len(value) + 4  # ": ", CRLF
             if size > self._max_head:
                 raise _Refuse(431, "request head too large")
@@ -228,6 +233,8 @@ class RequestReader:
         target = self._url
         if self._sizing and len(target) + self._head_size > self._max_head:
             raise _Refuse(431, "request head too large")
+        if len(headers) > self._max_headers:
+            raise _Refuse(431, "too many headers")
         parser = self._parser
         persists = parser.should_keep_alive()
         # Asking httptools for the version costs as much as reading a header
