@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aioweb")
 
+# A phase's deadline before the container's timer has armed it (see
+# _enter): no clock reading can pass it, and the timer knows it by its value.
+ARM_AT_NEXT_TICK = -1.0
+
 # Why reading is paused; reading resumes only when no reason is left.
 _BODY_BUFFER_FULL = 1   # a handler has not consumed the body buffered for it
 _PIPELINE_FULL = 2      # too many requests wait behind the one being handled
@@ -520,10 +524,6 @@ class HttpToolsConnection(asyncio.Protocol):
                 self.transport.resume_reading()
                 if self._debug:
                     self._step("reading resumed")
-
-
-# A deadline no clock reading can pass, the container's timer's cue to arm it.
-ARM_AT_NEXT_TICK = -1.0
 
 
 def _after_heads(data: bytes, heads: int) -> int:
