@@ -162,6 +162,13 @@ class Request(abc.ABC):
 
     @property
     @abc.abstractmethod
+    def has_body(self) -> bool:
+        """Whether the request has a body at all (a Content-Length above 0, or
+        chunked): when it has none, :meth:`body` is ``b""`` and there is
+        nothing to wait for or read (an adapter need not call it)."""
+
+    @property
+    @abc.abstractmethod
     def complete(self) -> bool:
         """True once the whole body has arrived (from the start when there is
         none): :meth:`body` will not wait. An adapter can then pass the body on

@@ -346,6 +346,21 @@ def test_request_attributes(serve, connect) -> None:
     assert (absolute["path"], absolute["query_string"]) == ("/abs/path", "q=v")
 
 
+def test_has_body_says_whether_a_body_was_announced(serve, connect) -> None:
+    """Request.has_body: a Content-Length above 0 or chunked framing; without
+    it, body() is b"" and nothing is waited for."""
+    async def describe(request: Request) -> bytes:
+        body = await request.body()
+        return b"%s %d" % (b"yes" if request.has_body else b"no", len(body))
+    server = serve(describe)
+    client = connect(server.address)
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+                b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+                b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+                b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    assert [r.body for r in client.read_responses(4)] == [b"no 0", b"no 0", b"yes 3", b"yes 0"]
+
+
 def test_response_headers_may_be_bytes(serve, connect) -> None:
     """Header pairs given as bytes (or text and bytes mixed) go out as given;
     the handler's Content-Length is checked against the body like a text one."""

@@ -107,6 +107,10 @@ class _RecordingRequest(Request):
     # --- everything else is the wrapped request's ---------------------------
 
     @property
+    def has_body(self) -> bool:
+        return self._inner.has_body
+
+    @property
     def complete(self) -> bool:
         """Whether the whole body has arrived (see ``aioweb.asgi.exchange``)."""
         return self._inner.complete

@@ -110,6 +110,19 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         log.error("refused a response to %s %r: %s", request.method, request.target, exc)
         status, body, headers = 500, b"500 Internal Server Error\n", []
         header_lines, length, close = b"", None, False
+    if status == 200 and type(body) is bytes and len(body) < connection.plain_below:  # pylint: disable=unidiomatic-typecheck
+        if ((length is None or length == len(body)) and request.method != "HEAD"
+                and request.http_version == "1.1" and connection.keep_alive_after(request, close)):
+            # A 200 with headers (every ASGI response, most native ones),
+            # too small to gzip, its length as declared if declared: as the
+            # fast path above, one formatting step, and the same bytes as
+            # the general path below. Decided before the general path's
+            # checks, which it needs none of (measured: ~1,000 instructions
+            # per ASGI request).
+            connection.write(b"%scontent-length: %d\r\n%s\r\n%s" % (
+                connection.state.ok_block, len(body), header_lines, body))
+            connection.response_sent(True)
+            return None
     if not 100 <= status <= 599:  # RFC 9110 §15: three digits, 1xx to 5xx
         log.error("refused a response to %s %r: status %r", request.method, request.target, status)
         status, body, headers = 500, b"500 Internal Server Error\n", []
@@ -124,15 +137,6 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         return _stream(ResponseBodyWriter(connection, request, status, headers, header_lines,
                                           length, keep_alive),
                        _one_chunk(body) if isinstance(body, bytes) else body)
-    if (status == 200 and keep_alive and with_body and len(body) < connection.plain_below
-            and request.http_version == "1.1"):
-        # A 200 with headers (every ASGI response, most native ones), too
-        # small to gzip: as the fast path above, one formatting step. The
-        # same bytes as the general path below.
-        connection.write(b"%scontent-length: %d\r\n%s\r\n%s" % (
-            connection.state.ok_block, len(body), header_lines, body))
-        connection.response_sent(True)
-        return None
     # Decided as for GET even for HEAD: HEAD must announce what GET would send
     # (RFC 9110 §9.3.2), and the size GET would have is the length it declares.
     size = length if request.method == "HEAD" and not body and length is not None else len(body)
