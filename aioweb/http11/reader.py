@@ -242,12 +242,12 @@ class RequestReader:
         # parses only 0.9, 1.0, 1.1, 2.0 and 3.0, and of those only 1.1
         # persists without a Connection header saying so (RFC 9112 §9.3).
         version = "1.1" if persists and not self._connection_header else parser.get_http_version()
-        raw_method = parser.get_method()
-        method = _KNOWN_METHODS.get(raw_method) or raw_method.decode("ascii")
         if version not in ("1.1", "1.0"):
             # RFC 9110 §15.6.6: HTTP/0.9 (even "GET /" with no version, which
             # is 0.9's own form) and 2.0 are well formed but not spoken here.
             raise _Refuse(505, f"HTTP/{version} is not supported")
+        raw_method = parser.get_method()
+        method = _KNOWN_METHODS.get(raw_method) or raw_method.decode("ascii")
         # RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
         if self._host_count != 1 and (self._host_count > 1 or version == "1.1"):
             raise _Refuse(400, "missing or repeated Host header")
@@ -255,27 +255,38 @@ class RequestReader:
             raise _Refuse(405, "CONNECT is for proxies; this is an origin server")
         if target[:1] != b"/" and not _valid_other_form(target, method):
             raise _Refuse(400, "invalid request target")
+        if self._framed:
+            # A header that frames or steers the request was sent; most
+            # requests send none, and skip these rules (~500 instructions).
+            keep_alive, expect_continue, has_body = self._framing_rules(persists, version)
+        else:
+            keep_alive, expect_continue, has_body = persists, False, False
+        self._keep_alive = keep_alive
+        self._events.append(self._new_head(
+            method, target, version, headers, keep_alive, expect_continue, has_body))
+        self.in_head = False
+        # Ready for the next request's head (pipelined ones may follow in this
+        # read); its target is forgotten when this request ends.
+        self._headers = []
+        self._head_size = self._host_count = self._body_size = 0
+
+    def _framing_rules(self, persists: bool, version: str) -> tuple[bool, bool, bool]:
+        """The rules for a head with framing or steering headers; returns its
+        keep_alive, expect_continue and has_body, and forgets those headers."""
         if self._transfer_encoding and version == "1.0":
             # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
             raise _Refuse(400, "Transfer-Encoding in an HTTP/1.0 request")
         content_length = self._content_length
         if content_length > self._max_body:
             raise _Refuse(413, "request body too large")
-        keep_alive = self._keep_alive = persists and not (
-            self._upgrade and parser.should_upgrade())
-        self._events.append(self._new_head(
-            method, target, version, headers, keep_alive,
-            self._expect_continue and version == "1.1", self._chunked or content_length > 0))
-        self.in_head = False
-        # Ready for the next request's head (pipelined ones may follow in this
-        # read); its target is forgotten when this request ends.
-        self._headers = []
-        self._head_size = self._host_count = self._body_size = 0
-        if self._framed:
-            self._framed = False
-            self._content_length = 0
-            self._chunked = self._transfer_encoding = self._expect_continue = False
-            self._upgrade = self._connection_header = False
+        keep_alive = persists and not (self._upgrade and self._parser.should_upgrade())
+        expect_continue = self._expect_continue and version == "1.1"
+        has_body = self._chunked or content_length > 0
+        self._framed = False
+        self._content_length = 0
+        self._chunked = self._transfer_encoding = self._expect_continue = False
+        self._upgrade = self._connection_header = False
+        return keep_alive, expect_continue, has_body
 
     def on_body(self, data: bytes) -> None:
         """A piece of body, de-chunked by llhttp."""
