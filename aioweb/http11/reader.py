@@ -257,7 +257,7 @@ class RequestReader:
             raise _Refuse(400, "invalid request target")
         if self._framed:
             # A header that frames or steers the request was sent; most
-            # requests send none, and skip these rules (~500 instructions).
+            # requests send none, and skip these rules (~350 instructions).
             keep_alive, expect_continue, has_body = self._framing_rules(persists, version)
         else:
             keep_alive, expect_continue, has_body = persists, False, False

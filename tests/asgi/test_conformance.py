@@ -203,8 +203,9 @@ def test_whole_body_is_one_message(serve: AppFactory) -> None:
     served = serve(app)
     assert httpx.post(served.url, content=b"x" * 1000).content == b"x" * 1000
     assert httpx.get(served.url).content == b""
-    assert [len(messages) for messages in got] == [1, 1]
-    assert got[1][0] == {"type": "http.request", "body": b"", "more_body": False}
+    assert httpx.post(served.url, content=b"").content == b""  # Content-Length: 0
+    assert [len(messages) for messages in got] == [1, 1, 1]
+    assert got[1][0] == got[2][0] == {"type": "http.request", "body": b"", "more_body": False}
 
 
 def test_receive_after_the_response_gives_disconnect(serve: AppFactory) -> None:
