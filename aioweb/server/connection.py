@@ -13,6 +13,11 @@ of processing"):
    when its turn comes. Requests on one connection run one at a time, in
    arrival order, so pipelined responses can never interleave.
 
+How it is done to the socket (writing and draining, pausing reading, the
+phase and its deadline, closing and lingering) sits in the base class,
+:class:`aioweb.server.transport_control.TransportControl`; this module
+decides what happens to requests.
+
 Nothing here sleeps or polls. Every wait is a future that a transport
 callback completes, and every timeout is a deadline checked by the
 container's single periodic timer (see ``container.py``), which also arms
@@ -22,7 +27,6 @@ the deadline of each phase entered since its last tick (see ``_enter``).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import logging
 from typing import TYPE_CHECKING, cast
@@ -30,71 +34,40 @@ from typing import TYPE_CHECKING, cast
 from aioweb.errors import ClientDisconnected, HttpError
 from aioweb.http11 import writer
 from aioweb.http11.events import BodyData, EndOfRequest, Rejection
-from aioweb.http11.phases import HANDLING, HEAD, IDLE, TRANSITIONS, Phase
+from aioweb.http11.phases import HANDLING, HEAD, IDLE, Phase
 from aioweb.http11.reader import RequestReader
 from aioweb.server.eager import start_eagerly
 from aioweb.server.request import HttpToolsRequest
-from aioweb.server.respond import JOIN_LIMIT, error_response, respond
+from aioweb.server.respond import JOIN_LIMIT, refusal_bytes, respond
+from aioweb.server.transport_control import (ARM_AT_NEXT_TICK, BODY_BUFFER_FULL, PIPELINE_FULL,
+                                             TransportControl)
 
 if TYPE_CHECKING:
     from aioweb.server.container import ServerState
 
 log = logging.getLogger("aioweb")
 
-# A phase's deadline before the container's timer has armed it (see
-# _enter): no clock reading can pass it, and the timer knows it by its value.
-ARM_AT_NEXT_TICK = -1.0
 
-# Why reading is paused; reading resumes only when no reason is left.
-_BODY_BUFFER_FULL = 1   # a handler has not consumed the body buffered for it
-_PIPELINE_FULL = 2      # too many requests wait behind the one being handled
-_WRITE_BUFFER_FULL = 4  # the client is not reading our responses
-_PAUSE_REASONS = {_BODY_BUFFER_FULL: "body buffer full", _PIPELINE_FULL: "pipeline full",
-                  _WRITE_BUFFER_FULL: "client reads slower than we write"}
-
-
-class HttpToolsConnection(asyncio.Protocol):
+class HttpToolsConnection(TransportControl):
     """The server side of one HTTP/1.1 connection."""
 
-    # Slots, not a __dict__: a server holds one of these per open connection,
-    # by the ten thousand. (Past 30 attributes CPython also stops sharing an
-    # instance dict's keys, and each dict would cost over 1.5 KiB.)
-    __slots__ = ("state", "config", "loop", "body_buffer_size", "_max_pipeline", "_debug", "_id",
-                 "_requests_seen", "_timeouts", "_body_timeout", "_send_timeout",
-                 "gzip_min_size", "plain_below", "transport", "peer", "local", "lost", "phase",
-                 "deadline", "_reader", "_waiting", "_unparsed", "_current", "_receiving", "_task",
-                 "_paused_for", "_write_paused", "_drain_waiter", "_keep_alive", "_closing",
-                 "_context")
+    __slots__ = ("body_buffer_size", "_max_pipeline", "_requests_seen", "_body_timeout",
+                 "gzip_min_size", "plain_below", "_reader", "_waiting", "_unparsed", "_current",
+                 "_receiving", "_task", "_keep_alive", "_closing")
 
     def __init__(self, state: ServerState, peer: tuple[str, int] | None = None,
                  local: tuple[str, int] | None = None) -> None:
-        self.state = state
-        self.config = state.config
-        self.loop = state.loop
+        super().__init__(state, peer, local)
         self.body_buffer_size = state.config.body_buffer_size
         self._max_pipeline = state.config.max_pipeline_depth
-        self._debug = state.config.debug  # trace mode: see trace.py
-        self._id = state.tracer.next_connection_id() if self._debug else 0
         self._requests_seen = 0
-        self._timeouts = state.timeouts
         self._body_timeout = state.config.body_timeout
-        self._send_timeout = state.config.send_timeout
         # Bodies this size and up may be gzipped; "infinity" when gzip is off.
         self.gzip_min_size = state.config.gzip_min_size if state.config.gzip else 1 << 62
         # Bodies smaller than this go out plain, joined to their head in one
         # write: too small to gzip, and not worth a second write call. Only
         # these take respond.py's fast paths.
         self.plain_below = min(self.gzip_min_size, JOIN_LIMIT + 1)
-        self.transport: asyncio.Transport | None = None
-        # The client's address and ours (IP connections only), as the
-        # listener learnt them when it accepted the connection.
-        self.peer = peer
-        self.local = local
-        self.lost = False
-        self.phase = Phase.FRESH
-        # When the current phase times out: None if it cannot, and
-        # ARM_AT_NEXT_TICK until the container's timer has set it (see _enter).
-        self.deadline: float | None = None
         # The reader's heads are this connection's requests (see request.py).
         self._reader = RequestReader(state.config, functools.partial(HttpToolsRequest, self))
         # Requests waiting behind the one being handled. A list, not a deque:
@@ -105,12 +78,8 @@ class HttpToolsConnection(asyncio.Protocol):
         self._current: HttpToolsRequest | None = None   # its handler is running
         self._receiving: HttpToolsRequest | None = None  # its body is arriving
         self._task: asyncio.Task[None] | None = None
-        self._paused_for = 0
-        self._write_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
         self._keep_alive = True  # False once a response or a refusal ends the connection
         self._closing = False  # shutdown asked, or the client sent EOF
-        self._context = contextvars.copy_context()
 
     # --- 1. transport callbacks ------------------------------------------
 
@@ -156,20 +125,8 @@ class HttpToolsConnection(asyncio.Protocol):
         self._closing = True
         return True
 
-    def pause_writing(self) -> None:
-        # The transport's buffer passed the high-water mark: the client reads
-        # slower than we write. Stop producing until it catches up.
-        self._write_paused = True
-        self._pause_reading(_WRITE_BUFFER_FULL)
-
     def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter = self._drain_waiter
-        if waiter is not None:
-            self._drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        self._resume_reading(_WRITE_BUFFER_FULL)
+        super().resume_writing()  # wakes a drain() waiting, resumes reading
         if self._current is None and self._waiting:
             self._run_waiting()
 
@@ -183,10 +140,7 @@ class HttpToolsConnection(asyncio.Protocol):
                 request._disconnected()  # pylint: disable=protected-access
         self._drop_queued()
         self._receiving = None
-        waiter = self._drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(gone)
-            waiter.exception()  # mark it retrieved: nobody may be waiting any more
+        self._wake_drain_with(gone)
         if self._debug:
             self._step("closed (%s)", exc or "cleanly")
 
@@ -208,7 +162,7 @@ class HttpToolsConnection(asyncio.Protocol):
         if room <= 0 or (len(data) > 4 * room and data.count(b"\r\n\r\n") > room):
             cut = _after_heads(data, room)
             data, self._unparsed = data[:cut], data[cut:]
-            self._pause_reading(_PIPELINE_FULL)
+            self._pause_reading(PIPELINE_FULL)
             if not data:
                 return
         for event in self._reader.receive(data):
@@ -218,7 +172,7 @@ class HttpToolsConnection(asyncio.Protocol):
             elif kind is BodyData:
                 if self._receiving is not None and self._receiving._feed(event.data):  # type: ignore[union-attr]  # pylint: disable=protected-access
                     self._receiving.paused_reading = True
-                    self._pause_reading(_BODY_BUFFER_FULL)
+                    self._pause_reading(BODY_BUFFER_FULL)
             elif kind is EndOfRequest:
                 if self._debug:
                     self._step("request %d: complete", self._requests_seen)
@@ -285,7 +239,7 @@ class HttpToolsConnection(asyncio.Protocol):
             data, self._unparsed = self._unparsed, b""
             self._parse(data)
             if not self._unparsed:
-                self._resume_reading(_PIPELINE_FULL)
+                self._resume_reading(PIPELINE_FULL)
         if self._current is None and not self._waiting and self._reader.in_head \
                 and self.phase is IDLE:
             self._enter(HEAD)  # held-back bytes began a head: its timeout runs
@@ -346,25 +300,6 @@ class HttpToolsConnection(asyncio.Protocol):
                 and not handler_says_close
                 and not (self._closing and not self._waiting and not self._unparsed))
 
-    def write(self, data: bytes) -> None:
-        """Write bytes; silently dropped once the client is gone."""
-        if not self.lost:
-            self.transport.write(data)  # type: ignore[union-attr]
-
-    async def drain(self) -> None:
-        """Wait until the transport's buffer is below its high-water mark."""
-        if self.lost or self.transport is None or self.transport.is_closing():
-            # Closing already (a reset makes writes fail before connection_lost
-            # runs): stop the writer, or it would loop without ever yielding.
-            raise ClientDisconnected("the client closed the connection")
-        if self._write_paused:
-            waiter = self._drain_waiter = self.loop.create_future()
-            self.deadline = self.loop.time() + self._send_timeout
-            try:
-                await waiter
-            finally:
-                self.deadline = None
-
     def response_sent(self, keep_alive: bool) -> None:
         """The current request is over (its response written, or none will be:
         the client left, the handler gave up); decide the connection's fate."""
@@ -406,7 +341,7 @@ class HttpToolsConnection(asyncio.Protocol):
 
     def body_drained(self) -> None:
         """A handler consumed the body buffer that had paused reading."""
-        self._resume_reading(_BODY_BUFFER_FULL)
+        self._resume_reading(BODY_BUFFER_FULL)
 
     # --- timeouts, errors, shutdown --------------------------------------
 
@@ -453,77 +388,15 @@ class HttpToolsConnection(asyncio.Protocol):
     def _send_rejection(self, rejection: Rejection) -> None:
         # Bad input: answer, then half-close and linger so the client reads
         # the answer before any reset its unread bytes might cause.
-        response = error_response(rejection.status, rejection.reason)
-        assert isinstance(response.body, bytes)
-        header_lines, _, _ = writer.encode_headers(response.headers)
-        head = writer.encode_head("1.1", rejection.status, self.state.common_block, header_lines,
-                                  writer.content_length_line(len(response.body)), keep_alive=False)
-        # RFC 9110 §9.3.2: a response to HEAD never has content, even a refusal.
-        self.write(head if rejection.method == "HEAD" else head + response.body)
+        self.write(refusal_bytes(rejection, self.state.common_block))
         self._drop_queued()
         self._reader.finished = True  # whatever comes next is discarded unread
         self._linger()
-
-    def _linger(self) -> None:
-        """Half-close: no more writes, but read and discard until the client
-        closes or linger_timeout passes (nginx's lingering close)."""
-        transport = self.transport
-        if transport is None or self.lost:
-            return
-        self._enter(Phase.LINGERING)
-        self._paused_for = 0
-        transport.resume_reading()
-        if transport.can_write_eof():
-            transport.write_eof()
-        else:
-            transport.close()
 
     def _drop_queued(self) -> None:
         """Forget the requests waiting their turn, parsed or not: none will be answered."""
         self._waiting.clear()
         self._unparsed = b""
-
-    def _close(self) -> None:
-        if self.transport is not None and not self.lost:
-            self.transport.close()
-
-    def _enter(self, phase: Phase) -> None:
-        """Move to ``phase``; its timeout, if it has one, starts at the next tick.
-
-        The deadline is not set from the clock here but marked
-        ``ARM_AT_NEXT_TICK``: the container's timer, which visits every
-        connection each tick anyway, sets it to that tick's time plus the
-        phase's timeout. Reading the clock on every request (to enter IDLE)
-        cost ~500 instructions more (measured, bench/instructions.py's
-        aioweb-connection-uvloop); in exchange a timeout fires
-        between one and two ticks late instead of within one.
-        """
-        timeout = self._timeouts[phase]
-        if self._debug:
-            assert (self.phase, phase) in TRANSITIONS or phase is self.phase, (self.phase, phase)
-            self._step("phase %s%s", phase.name if phase is self.phase
-                       else f"{self.phase.name} -> {phase.name}",
-                       "" if timeout is None else f" (timeout {timeout} s)")
-        self.phase = phase
-        self.deadline = None if timeout is None else ARM_AT_NEXT_TICK
-
-    def _step(self, message: str, *args: object) -> None:
-        self.state.tracer.step(self._id, message, *args)
-
-    def _pause_reading(self, reason: int) -> None:
-        if not self._paused_for and self.transport is not None and not self.lost:
-            self.transport.pause_reading()
-            if self._debug:
-                self._step("reading paused (%s)", _PAUSE_REASONS[reason])
-        self._paused_for |= reason
-
-    def _resume_reading(self, reason: int) -> None:
-        if self._paused_for & reason:
-            self._paused_for &= ~reason
-            if not self._paused_for and self.transport is not None and not self.lost:
-                self.transport.resume_reading()
-                if self._debug:
-                    self._step("reading resumed")
 
 
 def _after_heads(data: bytes, heads: int) -> int:

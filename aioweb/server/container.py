@@ -24,7 +24,8 @@ from aioweb.config import Config
 from aioweb.contract import Container, Handler, HandlerFunction
 from aioweb.http11.phases import DEADLINES, Phase
 from aioweb.http11.writer import CommonHeaders, status_line
-from aioweb.server.connection import ARM_AT_NEXT_TICK, HttpToolsConnection
+from aioweb.server.connection import HttpToolsConnection
+from aioweb.server.transport_control import ARM_AT_NEXT_TICK
 from aioweb.server.listener import Listener, bind, socket_address
 from aioweb.server.respond import HandlerCall
 from aioweb.server.trace import Tracer

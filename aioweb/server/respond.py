@@ -20,7 +20,7 @@ from aioweb.errors import ClientDisconnected, HttpError, ResponseHeaderError
 from aioweb.http11 import compression, writer
 
 if TYPE_CHECKING:
-    from aioweb.http11.events import RequestHead
+    from aioweb.http11.events import Rejection, RequestHead
     from aioweb.server.connection import HttpToolsConnection
     from aioweb.server.request import HttpToolsRequest
 
@@ -41,6 +41,17 @@ def error_response(status: int, detail: str | None = None) -> Response:
         phrase = "Error"
     text = f"{status} {phrase}" + (f": {detail}" if detail and detail != phrase else "") + "\n"
     return Response(text, status)
+
+
+def refusal_bytes(rejection: Rejection, common_block: bytes) -> bytes:
+    """The whole answer to a request the reader refused; the connection closes after it."""
+    response = error_response(rejection.status, rejection.reason)
+    assert isinstance(response.body, bytes)
+    header_lines, _, _ = writer.encode_headers(response.headers)
+    head = writer.encode_head("1.1", rejection.status, common_block, header_lines,
+                              writer.content_length_line(len(response.body)), keep_alive=False)
+    # RFC 9110 §9.3.2: a response to HEAD never has content, even a refusal.
+    return head if rejection.method == "HEAD" else head + response.body
 
 
 async def respond(connection: HttpToolsConnection, request: HttpToolsRequest,

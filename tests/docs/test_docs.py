@@ -410,9 +410,11 @@ def test_the_name_checker_can_fail() -> None:
 
 def _step_formats() -> list[re.Pattern[str]]:
     """The connection's trace lines, as regular expressions."""
-    source = (PROJECT_ROOT / "aioweb" / "server" / "connection.py").read_text(encoding="utf-8")
     patterns = []
-    for node in ast.walk(ast.parse(source)):
+    nodes = [node for name in trace_cost.TRACED_MODULES
+             for node in ast.walk(ast.parse((PROJECT_ROOT / "aioweb" / "server" / name)
+                                            .read_text(encoding="utf-8")))]
+    for node in nodes:
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr == "_step" and node.args):
             continue

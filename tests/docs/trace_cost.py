@@ -13,7 +13,7 @@ imports) and leaves the cost of one request.
 
 ``--strip-guards DEST`` makes the comparison copy instead: the ``aioweb``
 package copied to ``DEST/aioweb`` with every ``if self._debug:`` block of
-``aioweb/server/connection.py`` removed. Run the script with
+``aioweb/server/connection.py`` and ``transport_control.py`` removed. Run the script with
 ``PYTHONPATH=DEST`` to measure that copy (the script itself never imports
 from the repository by path, only ``aioweb``).
 
@@ -36,6 +36,9 @@ import shutil
 import sys
 from pathlib import Path
 from typing import Any
+
+# The modules whose trace guards --strip-guards removes: the connection and its base.
+TRACED_MODULES = ("connection.py", "transport_control.py")
 
 REQUEST = b"GET /hello HTTP/1.1\r\nHost: localhost\r\nUser-Agent: trace-cost\r\n\r\n"
 
@@ -147,9 +150,12 @@ def make_stripped_copy(destination: Path) -> int:
     if target_dir.exists():
         shutil.rmtree(target_dir)
     shutil.copytree(source_dir, target_dir, ignore=shutil.ignore_patterns("__pycache__"))
-    connection_py = target_dir / "server" / "connection.py"
-    stripped, count = strip_guards(connection_py.read_text(encoding="utf-8"))
-    connection_py.write_text(stripped, encoding="utf-8")
+    count = 0
+    for name in TRACED_MODULES:
+        module = target_dir / "server" / name
+        stripped, removed = strip_guards(module.read_text(encoding="utf-8"))
+        module.write_text(stripped, encoding="utf-8")
+        count += removed
     return count
 
 
