@@ -30,6 +30,7 @@ BAD_INPUT = {
         b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
     "missing host": (b"GET / HTTP/1.1\r\nUser-Agent: t\r\n\r\n", 400),
     "two hosts": (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    "invalid host": (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
 }
 
 
@@ -64,6 +65,24 @@ def test_bad_input_is_refused(serve, connect, data, status) -> None:
     assert handler.calls == 0
     assert_still_serving(server, connect)
     assert handler.calls == 1
+
+
+def test_a_new_invalid_host_on_a_kept_alive_connection_is_refused(serve, connect) -> None:
+    """The Host check is not skipped for a connection that sent a valid one
+    before (the reader only remembers the last valid value): the request with
+    the invalid Host gets a 400 and the connection closes (RFC 9112 §3.2)."""
+    handler = counting_hello()
+    server = serve(handler)
+    client = connect(server.address)
+    client.send(b"GET / HTTP/1.1\r\nHost: a.example:80\r\n\r\n")
+    assert client.read_response().status == 200
+    client.send(b"GET / HTTP/1.1\r\nHost: a.example:80 \r\n\r\n")  # trailing space: fine
+    assert client.read_response().status == 200
+    client.send(b"GET / HTTP/1.1\r\nHost: a.example/evil\r\n\r\n")
+    response = client.read_response()
+    assert response.status == 400 and response.closes
+    assert client.wait_closed()
+    assert handler.calls == 2
 
 
 def test_head_too_large_sent_one_byte_at_a_time(serve, connect) -> None:

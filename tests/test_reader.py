@@ -164,6 +164,31 @@ def test_http10_without_host_is_accepted() -> None:
         ("head", "GET", b"/", "1.0", (), False, False, False), ("end",)]
 
 
+VALID_HOSTS = [b"example.com", b"127.0.0.1:8888", b"[::1]:8080", b"[v1.fe80::a+en1]", b"",
+               b"my_host.local:", b"xn--bcher-kva.example", b"%41b.example", b"a!$&'()*+,;=b"]
+
+
+@pytest.mark.parametrize("host", VALID_HOSTS, ids=[h.decode() or "empty" for h in VALID_HOSTS])
+def test_valid_host_values_are_accepted(host: bytes) -> None:
+    """Host = uri-host [":" port] (RFC 9110 §7.2): names, IPv4, IP literals in
+    brackets, %XX escapes, sub-delims, an empty port, and the empty value a
+    client sends for a target without authority (RFC 9112 §3.2)."""
+    events = read(b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert heads(events) and rejection(events) is None, events
+
+
+def test_an_invalid_host_after_valid_ones_on_one_connection_is_refused() -> None:
+    """The reader checks only a Host its connection has not sent before: a new
+    value later on the same connection is checked again (RFC 9112 §3.2)."""
+    data = (b"GET /1 HTTP/1.1\r\nHost: a.example\r\n\r\n"
+            b"GET /2 HTTP/1.1\r\nHost: a.example\r\n\r\n"
+            b"GET /3 HTTP/1.1\r\nHost: b.example\r\n\r\n"
+            b"GET /4 HTTP/1.1\r\nHost: a example\r\n\r\n")
+    events = read(data)
+    assert [head[2] for head in heads(events)] == [b"/1", b"/2", b"/3"]
+    assert rejection(events) == 400
+
+
 def test_expect_continue_flag() -> None:
     """Expect: 100-continue (RFC 9110 §10.1.1) is flagged for 1.1, never for 1.0."""
     head11 = read(b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
@@ -238,6 +263,14 @@ REJECTIONS = {
     # RFC 9112 §3.2: exactly one Host in HTTP/1.1.
     "missing host": (b"GET / HTTP/1.1\r\n\r\n", 400),
     "two hosts": (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    # RFC 9112 §3.2: a Host with an invalid field value (RFC 9110 §7.2: uri-host [":" port]).
+    "host with a space": (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+    "host with a path": (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+    "host with userinfo": (b"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400),
+    "host with a bad port": (b"GET / HTTP/1.1\r\nHost: a:8o\r\n\r\n", 400),
+    "host with an unclosed IPv6 literal": (b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+    "host with a bad escape": (b"GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", 400),
+    "host in HTTP/1.0 invalid too": (b"GET / HTTP/1.0\r\nHost: a<b\r\n\r\n", 400),
     # RFC 9112 §5.2: obs-fold is refused by an origin server.
     "obs-fold": (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", 400),
     # RFC 9112 §5.1: no whitespace between a field name and the colon.

@@ -105,6 +105,10 @@ CASES = [
     Case("space-in-name", b"GET / HTTP/1.1\r\nHost: x\r\nX Y: a\r\n\r\n", 400),
     Case("missing-host", b"GET / HTTP/1.1\r\n\r\n", 400),
     Case("two-hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    Case("host-with-space", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+    Case("host-with-userinfo", b"GET / HTTP/1.1\r\nHost: evil@a\r\n\r\n", 400),
+    Case("host-with-path", b"GET / HTTP/1.1\r\nHost: a/../b\r\n\r\n", 400),
+    Case("host-bad-port", b"GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n", 400),
     Case("expect-unknown", _post(b"Expect: 200-ok\r\nContent-Length: 1\r\n", b"a"), 417),
     # --- the request line ---------------------------------------------------------
     Case("url-over-limit", b"GET /" + b"u" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
