@@ -40,6 +40,9 @@ class ServerSpec:
     # A module that must be importable for the command to work (the server's
     # own package): without it the server is reported as unavailable, not run.
     requires: str = ""
+    # A file the command needs, relative to the project root (the compiled
+    # copy's stamp): without it the server is reported as unavailable.
+    requires_file: str = ""
 
     @property
     def serves_any_app(self) -> bool:
@@ -51,6 +54,8 @@ SUBJECT = "subject"
 REFERENCE = "reference"
 # What the ASGI servers serve unless told otherwise: the sample server's echo.
 DEFAULT_APP = "bench.asgi_echo:app"
+# Written by `make compiled` once build/compiled holds the compiled copy.
+COMPILED_STAMP = "build/compiled/.built"
 
 # The servers, in the order each round runs them.  Every one answers a GET
 # with an empty 200 and keeps the connection alive.  The commands run from the
@@ -67,6 +72,17 @@ SERVERS: dict[str, ServerSpec] = {
     "aioweb-asgi-eager": ServerSpec(SUBJECT, (
         "{python}", "-m", "aioweb", "{app}", "--loop", "uvloop", "--eager",
         "--no-access-log", "--log-level", "warning", "--port", "{port}"), requires="aioweb.cli"),
+    # The same two, running the compiled copy (make compiled, docs/compiled.md):
+    # PYTHONPATH puts it first, PYTHONSAFEPATH keeps the script's directory out.
+    "aioweb-compiled": ServerSpec(SUBJECT, (
+        "env", "PYTHONSAFEPATH=1", "PYTHONPATH=build/compiled:.",
+        "{python}", "sample_server.py", "--uvloop", "--port", "{port}"),
+        requires_file=COMPILED_STAMP),
+    "aioweb-asgi-compiled": ServerSpec(SUBJECT, (
+        "env", "PYTHONSAFEPATH=1", "PYTHONPATH=build/compiled:.",
+        "{python}", "-m", "aioweb", "{app}", "--loop", "uvloop",
+        "--no-access-log", "--log-level", "warning", "--port", "{port}"),
+        requires_file=COMPILED_STAMP),
     "control": ServerSpec(REFERENCE, ("{python}", "bench/control_server.py", "--port", "{port}")),
     # The floor under aioweb: the least work per request that the same answers
     # need (see floor_server.py), native and ASGI.
@@ -184,6 +200,8 @@ def running_server(spec: ServerSpec, log_dir: Path, app: str = DEFAULT_APP
 
 def unavailable_reason(spec: ServerSpec) -> str | None:
     """Why a server cannot run with this interpreter, or None if it can."""
+    if spec.requires_file and not (PROJECT_ROOT / spec.requires_file).exists():
+        return f"{spec.requires_file} is missing (make compiled builds it)"
     if not spec.requires:
         return None
     try:

@@ -28,20 +28,39 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import importlib.util
+import os
 import socket
 import struct
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# AIOWEB_COMPILED=1 (make test-compiled) runs every test against the compiled
+# copy that scripts/build_compiled.py makes: it has to come before the
+# readable package on sys.path before anything imports aioweb, here and in the
+# servers the tests start as subprocesses (PYTHONSAFEPATH keeps a script's
+# own directory, the project root, from coming first; docs/compiled.md).
+COMPILED_COPY = PROJECT_ROOT / "build" / "compiled"
+if os.environ.get("AIOWEB_COMPILED"):
+    if "aioweb" in sys.modules or not (COMPILED_COPY / "aioweb").is_dir():
+        raise RuntimeError(f"AIOWEB_COMPILED: build {COMPILED_COPY} first, "
+                           "and import it before anything imports aioweb")
+    sys.path.insert(0, str(COMPILED_COPY))
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(COMPILED_COPY), str(PROJECT_ROOT)])
+    os.environ["PYTHONSAFEPATH"] = "1"
+
+# pylint: disable=wrong-import-position  # (after the compiled copy's set-up)
 from loop_thread import LoopThread
 from scripts.wire import CutOff, Response, ResponseParser, wait_until
 
 from aioweb import Config, HttpToolsContainer
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# pylint: enable=wrong-import-position
 LOOP_KINDS = ("asyncio", "uvloop")
 # How long a client socket waits for the server before the test fails.
 SOCKET_TIMEOUT = 5.0

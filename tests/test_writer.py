@@ -90,6 +90,21 @@ def test_encode_headers_refuses_what_would_split_the_response(name: Any, value: 
         writer.encode_headers([("X-Fine", "ok"), (name, value)])
 
 
+@pytest.mark.parametrize("header", [12, (b"x-one",), (b"x-a", b"1", b"2"), None],
+                         ids=["int", "one", "three", "none"])
+def test_encode_headers_refuses_what_is_not_a_pair(header: Any) -> None:
+    """Each header is a (name, value) pair; anything else is refused as a
+    header error (a 500 to the client), not a TypeError from deep inside."""
+    with pytest.raises(ResponseHeaderError, match="not a .name, value. pair"):
+        writer.encode_headers([("X-Fine", "ok"), header])
+
+
+def test_encode_headers_takes_pairs_as_lists() -> None:
+    """ASGI apps may give each header as a two-item list (the spec's
+    ``Iterable[[bytes, bytes]]``): it is a pair like a tuple."""
+    assert writer.encode_headers([[b"x-a", b"1"]]) == (b"x-a: 1\r\n", None, False)
+
+
 def test_encode_chunk() -> None:
     """RFC 9112 §7.1: a chunk is its size in hex, CRLF, the data, CRLF."""
     assert writer.encode_chunk(b"hello") == b"5\r\nhello\r\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
+from typing import cast
 from http import HTTPStatus
 
 from aioweb.errors import ResponseHeaderError
@@ -25,7 +26,7 @@ _FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\x00]")
 # Header names seen and found to be tokens (as text or bytes, as handlers give
 # them), with their bytes and lower-cased bytes. Bounded: a handler that makes
 # up names cannot grow it without end.
-_checked_names: dict[str | bytes, tuple[bytes, bytes]] = {}
+_checked_names: dict[object, tuple[bytes, bytes]] = {}
 _CHECKED_NAMES_MAX = 1024
 # Headers the container owns: it frames the body itself.
 _FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
@@ -35,13 +36,13 @@ _FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 # (measured: ~4,500 instructions a pair, ~500 to find its line here). Only
 # short lines, at most _SENT_LINES_MAX of them; emptied when full, so that
 # one-off values (cookies, ETags) cannot keep the common ones out for good.
-_sent_lines: dict[tuple[str | bytes, str | bytes], bytes] = {}
+_sent_lines: dict[object, bytes] = {}
 _SENT_LINES_MAX = 512
 _SENT_LINE_MAX_SIZE = 256
 # The same for the Content-Length pairs apps send (every Starlette response
 # has one): the length they declare, checked once. Never sent as given: the
 # container writes its own framing.
-_declared_lengths: dict[tuple[str | bytes, str | bytes], int] = {}
+_declared_lengths: dict[object, int] = {}
 
 _status_lines: dict[int, bytes] = {}
 
@@ -69,13 +70,16 @@ def body_allowed(method: str, status: int) -> bool:
     return not (method == "HEAD" or status < 200 or status == 204 or status == 304)
 
 
-def encode_headers(headers: Iterable[tuple[str | bytes, str | bytes]]
-                   ) -> tuple[bytes, int | None, bool]:
-    """Check and encode a handler's headers, given as text or as bytes.
+def encode_headers(headers: Iterable[object]) -> tuple[bytes, int | None, bool]:
+    """Check and encode a handler's headers: (name, value) pairs, as text or as bytes.
 
     Returns the encoded lines, the Content-Length the handler set (or None),
     and whether it asked for ``Connection: close``. Framing headers are taken
     out: the container writes its own, so they can never disagree with the body.
+
+    The pairs are typed ``object`` because they are checked here, not trusted:
+    what a handler or an app gives may be anything (and the compiled form,
+    docs/compiled.md, would otherwise check their types before this code can).
     """
     lines = []
     content_length = None
@@ -92,7 +96,10 @@ def encode_headers(headers: Iterable[tuple[str | bytes, str | bytes]]
         if declared is not None:
             content_length = declared
             continue
-        name, value = pair
+        try:
+            name, value = cast("Iterable[object]", pair)
+        except (TypeError, ValueError):  # not a pair at all
+            raise ResponseHeaderError(f"header {pair!r} is not a (name, value) pair") from None
         # A server sends the same few names over and over: each is checked
         # once, then found in _checked_names.
         kind = type(name)

@@ -204,6 +204,7 @@ class HttpToolsConnection(TransportControl):
             # bench/instructions.py). A request with a body waits for the
             # rest of this read: its body is likely in it, and a handler
             # that finds it whole needs no Task.
+            self._current = request
             self._start(request)
             return
         self._waiting.append(request)
@@ -233,6 +234,7 @@ class HttpToolsConnection(TransportControl):
                 if isinstance(item, Rejection):
                     self._send_rejection(item)
                     return
+                self._current = item
                 self._start(item)
             if not self._unparsed or len(self._waiting) >= self._max_pipeline or self.lost:
                 break
@@ -245,7 +247,10 @@ class HttpToolsConnection(TransportControl):
             self._enter(HEAD)  # held-back bytes began a head: its timeout runs
 
     def _start(self, request: HttpToolsRequest) -> None:
-        self._current = request
+        # The caller has made the request current: were it set here, mypy
+        # would take _current to be this request still after respond() below
+        # (which may have reset it), and the compiled form (docs/compiled.md)
+        # trusts that narrowing and skips its None check.
         if self.phase is not HANDLING:
             if self._debug:
                 self._enter(HANDLING)  # traced, and the step checked against TRANSITIONS

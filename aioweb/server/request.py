@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import httptools
+from mypy_extensions import mypyc_attr
 
 from aioweb.contract import Header, Request, Response
 from aioweb.errors import ClientDisconnected
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 _PERCENT = ord("%")
 
 
+# Compiled (scripts/build_compiled.py), a class whose bases are Python classes
+# (the contract's ABC) must be a "non-native" one: compiled methods on an
+# ordinary class. Without compiling, the decorator does nothing.
+@mypyc_attr(native_class=False)
 class HttpToolsRequest(RequestHead, Request):  # pylint: disable=abstract-method  # (slots)
     """A :class:`Request` fed by an :class:`HttpToolsConnection`.
 
@@ -72,7 +77,11 @@ class HttpToolsRequest(RequestHead, Request):  # pylint: disable=abstract-method
             raw_path, _, query = target.partition(b"?")
         else:  # absolute-form, "GET http://host/path HTTP/1.1" (RFC 9112 §3.2.2)
             url = httptools.parse_url(target)
-            raw_path, query = url.path or b"/", url.query or b""
+            # Read untyped: httptools' stubs say bytes, but a part the target
+            # lacks ("http://host") is None, and the compiled form
+            # (docs/compiled.md) would trust the stubs and refuse the None.
+            raw_path = getattr(url, "path") or b"/"
+            query = getattr(url, "query") or b""
         self.raw_path: bytes = raw_path
         self.query_string: bytes = query
         self.client: tuple[str, int] | None = connection.peer
@@ -175,32 +184,37 @@ class HttpToolsRequest(RequestHead, Request):  # pylint: disable=abstract-method
         self._body = body
         return body
 
-    async def stream(self) -> AsyncIterator[bytes]:  # pylint: disable=invalid-overridden-method
-        if self._body is not None:  # body() already read it all
-            if self._body:
-                yield self._body
-            return
-        if not self.complete:
+    def stream(self) -> AsyncIterator[bytes]:
+        return BodyStream(self)
+
+    def _stream_begins(self) -> bytes | None:
+        """A stream's first step: the whole body if body() has read it already
+        (the stream gives it as one piece), else None, after asking for the
+        body (100 Continue) if it is still to come."""
+        if self._body is None and not self.complete:
             self._connection.send_continue(self)
+        return self._body
+
+    async def _next_piece(self) -> bytes | None:
+        """The body bytes buffered now, waiting until there are some; None at the end."""
         while True:
             if self._chunks:
                 chunks = self._chunks
                 data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
                 self._take_all()
-                yield data
-            elif self._error is not None:
+                return data
+            if self._error is not None:
                 raise self._error
-            elif self.complete:
-                return
-            else:
-                if self._connection.lost:
-                    raise ClientDisconnected("the client closed the connection")
-                self._waiter = self._connection.loop.create_future()
-                self._connection.waiting_for_body(self, True)
-                try:
-                    await self._waiter
-                finally:
-                    self._connection.waiting_for_body(self, False)
+            if self.complete:
+                return None
+            if self._connection.lost:
+                raise ClientDisconnected("the client closed the connection")
+            self._waiter = self._connection.loop.create_future()
+            self._connection.waiting_for_body(self, True)
+            try:
+                await self._waiter
+            finally:
+                self._connection.waiting_for_body(self, False)
 
     async def wait_disconnected(self) -> None:
         if self._connection.lost:
@@ -237,3 +251,40 @@ class HttpToolsRequest(RequestHead, Request):  # pylint: disable=abstract-method
         if self.paused_reading:
             self.paused_reading = False
             self._connection.body_drained()
+
+
+class BodyStream:
+    """``request.stream()``: the async iterator protocol written out.
+
+    ``async for chunk in request.stream()`` calls ``__aiter__`` once, then
+    awaits ``__anext__`` for each chunk until it raises StopAsyncIteration.
+    An async generator would hide these two methods; a class shows them, and
+    lets this module be compiled (mypyc compiles no async generators; see
+    docs/compiled.md).
+    """
+
+    __slots__ = ("_request", "_started", "_whole")
+
+    def __init__(self, request: HttpToolsRequest) -> None:
+        self._request = request
+        self._started = False
+        self._whole: bytes | None = None  # the body, when body() had read it before
+
+    def __aiter__(self) -> BodyStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        request = self._request
+        if not self._started:
+            self._started = True
+            self._whole = request._stream_begins()  # pylint: disable=protected-access
+        whole = self._whole
+        if whole is not None:
+            self._whole = b""  # given once
+            if whole:
+                return whole
+            raise StopAsyncIteration
+        piece = await request._next_piece()  # pylint: disable=protected-access
+        if piece is None:
+            raise StopAsyncIteration
+        return piece

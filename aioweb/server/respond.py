@@ -11,7 +11,7 @@ buffer is full: that wait is flow control on the way out.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +59,7 @@ async def respond(connection: HttpToolsConnection, request: HttpToolsRequest,
     """Run the handler for one request and write its response."""
     try:
         try:
-            result = await handler(request)
+            result: object = await handler(request)
         except HttpError as exc:
             result = error_response(exc.status, exc.detail)
         except ClientDisconnected:
@@ -95,8 +95,12 @@ async def respond(connection: HttpToolsConnection, request: HttpToolsRequest,
 
 
 def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
-                   result: ResponseLike) -> Coroutine[Any, Any, None] | None:
-    """Write a whole response now, or return the coroutine that streams it."""
+                   result: object) -> Coroutine[Any, Any, None] | None:
+    """Write a whole response now, or return the coroutine that streams it.
+
+    ``result`` is typed ``object``, not ResponseLike: a handler may return
+    anything, and what is not a response becomes a 500 here (_bad_result).
+    """
     request.response_started = True
     if (type(result) is bytes and len(result) < connection.plain_below  # pylint: disable=unidiomatic-typecheck
             and request.method != "HEAD" and request.http_version == "1.1"
@@ -146,8 +150,7 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         # Streamed, or a body that breaks the length it promised: the writer
         # frames by the declared length and checks the body against it.
         return _stream(ResponseBodyWriter(connection, request, status, headers, header_lines,
-                                          length, keep_alive),
-                       _one_chunk(body) if isinstance(body, bytes) else body)
+                                          length, keep_alive), body)
     # Decided as for GET even for HEAD: HEAD must announce what GET would send
     # (RFC 9110 §9.3.2), and the size GET would have is the length it declares.
     size = length if request.method == "HEAD" and not body and length is not None else len(body)
@@ -184,10 +187,6 @@ def _content_coding(request: RequestHead, status: int, headers: list[Header],
     handler's own, or (ETag, Vary) those the coding changes."""
     gzip, coded_headers = compression.negotiate(status, headers, request.raw_headers)
     return gzip, header_lines if coded_headers is None else writer.encode_headers(coded_headers)[0]
-
-
-async def _one_chunk(body: bytes) -> AsyncIterator[bytes]:
-    yield body
 
 
 def _bad_result(result: object) -> Response:
@@ -286,10 +285,14 @@ class ResponseBodyWriter(ResponseWriter):
             self._connection.response_sent(False)
 
 
-async def _stream(body_writer: ResponseBodyWriter, body: AsyncIterable[bytes]) -> None:
-    """Copy a handler's async iterator into a response body."""
+async def _stream(body_writer: ResponseBodyWriter, body: bytes | AsyncIterable[bytes]) -> None:
+    """Copy a handler's async iterator (or bytes, to be checked against a
+    declared length) into a response body."""
     try:
-        if body_writer.with_body:  # never iterate for HEAD: the body might not end
+        if isinstance(body, bytes):
+            if body_writer.with_body:
+                await body_writer.write(body)
+        elif body_writer.with_body:  # never iterate for HEAD: the body might not end
             async for chunk in body:
                 await body_writer.write(chunk)
                 if body_writer.finished:

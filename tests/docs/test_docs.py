@@ -304,6 +304,8 @@ def _aioweb_names() -> dict[str, list[Any]]:
             continue  # importing it would run the program
         module = importlib.import_module(info.name)
         source = inspect.getsourcefile(module)
+        if source is None and module.__file__:  # compiled (docs/compiled.md): the .py is beside
+            source = str(Path(module.__file__).with_name(info.name.rpartition(".")[2] + ".py"))
         if source is None:
             continue
         for name in _defined(ast.parse(Path(source).read_text(encoding="utf-8")).body):
