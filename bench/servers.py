@@ -56,6 +56,9 @@ REFERENCE = "reference"
 DEFAULT_APP = "bench.asgi_echo:app"
 # Written by `make compiled` once build/compiled holds the compiled copy.
 COMPILED_STAMP = "build/compiled/.built"
+# What runs a command on that copy: PYTHONPATH puts it first, and
+# PYTHONSAFEPATH keeps the script's directory (the readable package) out.
+ON_COMPILED_COPY = ("env", "PYTHONSAFEPATH=1", "PYTHONPATH=build/compiled:.")
 
 # The servers, in the order each round runs them.  Every one answers a GET
 # with an empty 200 and keeps the connection alive.  The commands run from the
@@ -72,15 +75,12 @@ SERVERS: dict[str, ServerSpec] = {
     "aioweb-asgi-eager": ServerSpec(SUBJECT, (
         "{python}", "-m", "aioweb", "{app}", "--loop", "uvloop", "--eager",
         "--no-access-log", "--log-level", "warning", "--port", "{port}"), requires="aioweb.cli"),
-    # The same two, running the compiled copy (make compiled, docs/compiled.md):
-    # PYTHONPATH puts it first, PYTHONSAFEPATH keeps the script's directory out.
+    # The same two, running the compiled copy (make compiled, docs/compiled.md).
     "aioweb-compiled": ServerSpec(SUBJECT, (
-        "env", "PYTHONSAFEPATH=1", "PYTHONPATH=build/compiled:.",
-        "{python}", "sample_server.py", "--uvloop", "--port", "{port}"),
+        *ON_COMPILED_COPY, "{python}", "sample_server.py", "--uvloop", "--port", "{port}"),
         requires_file=COMPILED_STAMP),
     "aioweb-asgi-compiled": ServerSpec(SUBJECT, (
-        "env", "PYTHONSAFEPATH=1", "PYTHONPATH=build/compiled:.",
-        "{python}", "-m", "aioweb", "{app}", "--loop", "uvloop",
+        *ON_COMPILED_COPY, "{python}", "-m", "aioweb", "{app}", "--loop", "uvloop",
         "--no-access-log", "--log-level", "warning", "--port", "{port}"),
         requires_file=COMPILED_STAMP),
     "control": ServerSpec(REFERENCE, ("{python}", "bench/control_server.py", "--port", "{port}")),

@@ -38,14 +38,15 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from scripts.build_compiled import DEFAULT_DESTINATION as COMPILED_COPY
+from scripts.wire import CutOff, Response, ResponseParser, wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# AIOWEB_COMPILED=1 (make test-compiled) runs every test against the compiled
-# copy that scripts/build_compiled.py makes: it has to come before the
+# AIOWEB_COMPILED=1 (make pytest-compiled) runs every test against the
+# compiled copy that scripts/build_compiled.py makes: it has to come before the
 # readable package on sys.path before anything imports aioweb, here and in the
 # servers the tests start as subprocesses (PYTHONSAFEPATH keeps a script's
 # own directory, the project root, from coming first; docs/compiled.md).
-COMPILED_COPY = PROJECT_ROOT / "build" / "compiled"
 if os.environ.get("AIOWEB_COMPILED"):
     if "aioweb" in sys.modules or not (COMPILED_COPY / "aioweb").is_dir():
         raise RuntimeError(f"AIOWEB_COMPILED: build {COMPILED_COPY} first, "
@@ -54,13 +55,12 @@ if os.environ.get("AIOWEB_COMPILED"):
     os.environ["PYTHONPATH"] = os.pathsep.join([str(COMPILED_COPY), str(PROJECT_ROOT)])
     os.environ["PYTHONSAFEPATH"] = "1"
 
-# pylint: disable=wrong-import-position  # (after the compiled copy's set-up)
-from loop_thread import LoopThread
-from scripts.wire import CutOff, Response, ResponseParser, wait_until
+# pylint: disable=wrong-import-position,wrong-import-order  # (after the compiled copy's set-up)
+from loop_thread import LoopThread  # (it imports aioweb)
 
 from aioweb import Config, HttpToolsContainer
 
-# pylint: enable=wrong-import-position
+# pylint: enable=wrong-import-position,wrong-import-order
 LOOP_KINDS = ("asyncio", "uvloop")
 # How long a client socket waits for the server before the test fails.
 SOCKET_TIMEOUT = 5.0

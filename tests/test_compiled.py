@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from bench.servers import COMPILED_STAMP, HOST, SERVERS, running_server
-from scripts.build_compiled import COMPILED
+from scripts.build_compiled import COMPILED, DEFAULT_DESTINATION
 
 ROOT = Path(__file__).resolve().parents[1]
 compiled_only = pytest.mark.skipif(not os.environ.get("AIOWEB_COMPILED"),
@@ -51,7 +51,7 @@ def test_the_servers_the_tests_start_import_them_too() -> None:
     probe = "import aioweb.server.connection as c; print(c.__file__)"
     found = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                            text=True, check=True, timeout=30).stdout.strip()
-    assert found.startswith(str(ROOT / "build" / "compiled")) and found.endswith(".so"), found
+    assert found.startswith(str(DEFAULT_DESTINATION)) and found.endswith(".so"), found
 
 
 @pytest.mark.skipif(not (ROOT / COMPILED_STAMP).exists(), reason="make compiled builds the copy")
@@ -69,4 +69,4 @@ def test_the_benchmark_runs_the_compiled_copy(name: str, tmp_path: Path) -> None
         finally:
             connection.close()
         maps = Path(f"/proc/{process.pid}/maps").read_text(encoding="utf-8")
-    assert str(ROOT / "build" / "compiled" / "aioweb" / "server" / "connection.cpython") in maps
+    assert str(DEFAULT_DESTINATION / "aioweb" / "server" / "connection.cpython") in maps

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
-from typing import cast
 from http import HTTPStatus
+from typing import cast
 
 from aioweb.errors import ResponseHeaderError
 
