@@ -44,6 +44,9 @@ COMPILED = (
     "aioweb/server/respond.py",
     "aioweb/server/request.py",
     "aioweb/server/connection.py",
+    # An ASGI request's receive() and send(), and the handler that calls the app.
+    "aioweb/asgi/exchange.py",
+    "aioweb/asgi/handler.py",
 )
 
 # Run in the copy's directory, so that build_ext --inplace puts each extension

@@ -8,6 +8,7 @@ start, rather than the readable package it would fall back to.
 
 from __future__ import annotations
 
+import ast
 import http.client
 import importlib
 import os
@@ -34,6 +35,39 @@ def test_every_compiled_module_is_a_module_of_the_package() -> None:
     otherwise silently run uncompiled)."""
     for path in COMPILED:
         assert (ROOT / path).is_file(), path
+
+
+def _awaits_while_unwinding(tree: ast.AST) -> list[int]:
+    """Lines of awaits inside a ``finally`` or an ``except`` block."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try):
+            for block in [node.finalbody, *(handler.body for handler in node.handlers)]:
+                for statement in block:
+                    lines += [inner.lineno for inner in ast.walk(statement)
+                              if isinstance(inner, (ast.Await, ast.AsyncFor, ast.AsyncWith))]
+    return lines
+
+
+def test_no_compiled_coroutine_awaits_while_an_exception_unwinds() -> None:
+    """mypyc's habit five (docs/compiled.md): a compiled coroutine that
+    suspends in a ``finally`` or ``except`` block, while an exception passes
+    through, leaves that exception set as the one being handled, for all the
+    code the loop's thread runs after it (``sys.exc_info()``, and the
+    ``__context__`` of every later raise). ``async with`` is compiled
+    correctly, and is what these modules use instead."""
+    found = {path: lines for path in COMPILED
+             if (lines := _awaits_while_unwinding(ast.parse((ROOT / path).read_text())))}
+    assert not found, found
+
+
+def test_the_check_above_finds_what_it_looks_for() -> None:
+    """The check sees an await in a finally, and an async with in an except."""
+    source = (
+        "async def f():\n"
+        "    try:\n        pass\n    finally:\n        await g()\n"
+        "    try:\n        pass\n    except E:\n        async with h():\n            pass\n")
+    assert _awaits_while_unwinding(ast.parse(source)) == [5, 9]
 
 
 @compiled_only

@@ -291,6 +291,24 @@ REJECTIONS = {
 
 
 @pytest.mark.parametrize("data,status", REJECTIONS.values(), ids=REJECTIONS.keys())
+def test_rejections_while_another_exception_is_handled(data: bytes, status: int) -> None:
+    """The reader's refusals do not depend on the interpreter's exception state.
+
+    httptools hands a callback's exception back as the ``__context__`` of
+    its own error, and a raise made inside an ``except`` block overwrites
+    that context. A reader fed there (by a caller's error path, or after a
+    compiled coroutine left an exception set as handled, see docs/compiled.md)
+    still gives the same status, not an HttpParserCallbackError.
+    """
+    events: list[tuple[object, ...]] = []
+    try:
+        raise LookupError("an unrelated error, being handled")
+    except LookupError:
+        events = feed([data], LIMITS)
+    assert rejection(events) == status, events
+
+
+@pytest.mark.parametrize("data,status", REJECTIONS.values(), ids=REJECTIONS.keys())
 def test_rejections(data: bytes, status: int) -> None:
     """Refused input yields one Rejection with the right status, last, and the
     refused request never completes (no end event). Whole or byte by byte, the

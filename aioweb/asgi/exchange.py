@@ -29,6 +29,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from mypy_extensions import mypyc_attr
+
 from aioweb.asgi.pathsend import FileChunks
 from aioweb.asgi.spec import Message
 from aioweb.contract import Header, Request, Response, ResponseWriter
@@ -39,6 +41,7 @@ from aioweb.errors import ClientDisconnected, HttpError
 IDLE, HEAD_HELD, STREAMING, DONE = range(4)
 
 
+@mypyc_attr(native_class=False)
 class _CheckedResponse(Response):
     """A Response made from parts already in shape (a list of pairs; a bytes
     body, or a file's chunks for http.response.pathsend).
@@ -138,15 +141,18 @@ class Exchange:
         if self._watcher is None:
             self._watcher = asyncio.get_running_loop().create_task(self._watch_disconnect())
         waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(waiter)
+        waiters = self._waiters
+        if waiters is None:
+            waiters = self._waiters = []
+        waiters.append(waiter)
         try:
             await waiter
         finally:
-            # Cancelled: another receive() may still wait.
-            if self._waiters and waiter in self._waiters:
-                self._waiters.remove(waiter)
+            # Cancelled: another receive() may still wait. The local list,
+            # not self._waiters, which _wake() may have set to None meanwhile
+            # (and then this waiter is in no list that matters any more).
+            if waiter in waiters:
+                waiters.remove(waiter)
 
     async def _watch_disconnect(self) -> None:
         await self.request.wait_disconnected()
@@ -240,8 +246,9 @@ class Exchange:
             await self.request.send(_CheckedResponse(chunks, start["status"], _headers_of(start)))
         finally:
             # Closed whether the body went out whole, was cut, or was never
-            # read (a HEAD, or a head the container refused).
-            await chunks.aclose()
+            # read (a HEAD, or a head the container refused); closing a file
+            # does not wait, so nothing awaits here (see docs/compiled.md).
+            chunks.close()
         if self._waiters:
             self._wake()
 

@@ -36,6 +36,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from aioweb.asgi.exchange import DONE, Exchange
 from aioweb.asgi.proxy import TrustedProxies
 from aioweb.asgi.spec import ASGI_VERSION, EXTENSIONS, AsgiApp, Scope
@@ -67,6 +69,7 @@ def _caused_by_disconnect(exc: BaseException) -> bool:
     return False
 
 
+@mypyc_attr(native_class=False)
 class AsgiHandler(Handler):
     """Serves an ASGI 3 application (Starlette, FastAPI, Django, ...) as a Handler.
 
@@ -132,15 +135,23 @@ class AsgiHandler(Handler):
 
     async def handle(self, request: Request) -> ResponseLike:
         exchange = Exchange(request)
+        failure: Exception | None = None
         try:
             await self.app(self.scope(request), exchange.receive, exchange.send)
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # Any failure of the app's own (cancellation is BaseException
-            # and flows on): answer for it below, keep serving.
-            return self._failed(request, exchange, exc)
+            # and flows on): answered for below, and serving goes on.
+            failure = exc
         finally:
-            if exchange.close():  # a body stream is still open: close it too
-                await exchange.stop_reading()
+            stream_open = exchange.close()  # receive() waiters woken, cancelled or not
+        if stream_open:
+            # After the try, not in its finally: nothing here awaits while an
+            # exception is on its way out (docs/compiled.md says why). When
+            # the app was cancelled, the loop's async generator hooks close
+            # such a stream instead.
+            await exchange.stop_reading()
+        if failure is not None:
+            return self._failed(request, exchange, failure)
         if exchange.state == DONE:
             return None  # the usual end: answered, and nothing left to do
         return self._returned(request, exchange)

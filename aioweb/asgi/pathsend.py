@@ -64,9 +64,13 @@ class FileChunks:
             raise StopAsyncIteration
         return chunk
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         """Close the file (again is harmless)."""
         self._file.close()
+
+    async def aclose(self) -> None:
+        """Close the file: what whoever iterates an async iterator calls."""
+        self.close()
 
 
 def _open_for_reading(path: str) -> BinaryIO:

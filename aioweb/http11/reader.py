@@ -29,7 +29,8 @@ _KNOWN_METHODS = {m.encode(): m for m in (
 
 
 class _Refuse(Exception):
-    """Raised inside a parser callback to stop parsing with an error status."""
+    """Raised inside a parser callback to stop parsing with an error status
+    (made by :meth:`RequestReader._refused`, which also keeps it)."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(status, reason)
@@ -50,7 +51,7 @@ class RequestReader:
                  "_trailer_size", "_url", "_sizing", "_head_size", "_headers", "_host_count",
                  "_framed", "_content_length", "_chunked", "_transfer_encoding",
                  "_expect_continue", "_upgrade", "_connection_header", "_body_size", "_keep_alive",
-                 "_valid_host")
+                 "_valid_host", "_refusal")
 
     def __init__(self, config: Config, new_head: HeadFactory = RequestHead) -> None:
         self._new_head = new_head
@@ -94,6 +95,8 @@ class RequestReader:
         self._connection_header = False
         self._body_size = 0
         self._keep_alive = True
+        # The _Refuse a callback raised, until receive() answers it.
+        self._refusal: _Refuse | None = None
 
     def receive(self, data: bytes) -> list[Event]:
         """Feed bytes; return the events they complete (possibly none)."""
@@ -113,10 +116,11 @@ class RequestReader:
             self._sizing = len(data) > self._max_head
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserCallbackError as exc:
-            if not isinstance(exc.__context__, _Refuse):
+        except httptools.HttpParserCallbackError:
+            refusal, self._refusal = self._refusal, None
+            if refusal is None:
                 raise  # a bug in a callback below, not bad input
-            status, reason = exc.__context__.args
+            status, reason = refusal.args
             self._reject(status, reason)
         except httptools.HttpParserUpgrade:
             # An "Upgrade:" request is complete, but aioweb does not switch
@@ -135,6 +139,18 @@ class RequestReader:
             elif len(self._headers) > self._max_headers:
                 self._reject(431, "too many headers")
         return events
+
+    def _refused(self, status: int, reason: str) -> _Refuse:
+        """The error for a callback to raise, kept here as well.
+
+        httptools gives a callback's exception back only as the
+        ``__context__`` of its own HttpParserCallbackError, and a ``raise``
+        made while another exception is being handled (receive() called from
+        an ``except`` block) replaces that context: so the reader does not
+        rely on it.
+        """
+        self._refusal = refusal = _Refuse(status, reason)
+        return refusal
 
     def _reject(self, status: int, reason: str) -> None:
         self._events.append(self.refuse(status, reason))
@@ -166,7 +182,7 @@ class RequestReader:
         # dripped in many reads is copied per piece, but only up to max_url.
         url = self._url = self._url + part
         if len(url) > self._max_url:
-            raise _Refuse(414, "request target too long")
+            raise self._refused(414, "request target too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """One complete header; note the ones that decide framing."""
@@ -184,10 +200,10 @@ class RequestReader:
         headers = self._headers
         if self._sizing:
             if len(headers) >= self._max_headers:
-                raise _Refuse(431, "too many headers")
+                raise self._refused(431, "too many headers")
             size = self._head_size = self._head_size + len(name) + len(value) + 4  # ": ", CRLF
             if size > self._max_head:
-                raise _Refuse(431, "request head too large")
+                raise self._refused(431, "request head too large")
         headers.append((name, value))
         # The few names the rules below care about, known by the exact bytes
         # of the name (see _name_kind): one dict lookup for a name seen before.
@@ -203,7 +219,7 @@ class RequestReader:
                 # with a set of the values seen by all connections).
                 if value != self._valid_host:
                     if _HOST.fullmatch(value) is None:
-                        raise _Refuse(400, "invalid Host header")
+                        raise self._refused(400, "invalid Host header")
                     self._valid_host = value
             else:
                 self._framing_header(special, value)
@@ -213,27 +229,27 @@ class RequestReader:
         # passes none to handlers, but bounds them like a head.
         self._trailer_size += len(name) + len(value) + 4
         if self._trailer_size > self._max_head:
-            raise _Refuse(431, "trailer section too large")
+            raise self._refused(431, "trailer section too large")
 
     def _framing_header(self, name: bytes, value: bytes) -> None:
         self._framed = True
         if name == b"content-length":
             if not value.isdigit():
-                raise _Refuse(400, "invalid Content-Length")
+                raise self._refused(400, "invalid Content-Length")
             self._content_length = int(value)
         elif name == b"transfer-encoding":
             # RFC 9112 §6.1: chunked must be the final coding and appear once.
             # aioweb decodes no other coding, so anything else is 501.
             for coding in value.split(b","):
                 if coding.strip().lower() != b"chunked":
-                    raise _Refuse(501, "unsupported transfer coding")
+                    raise self._refused(501, "unsupported transfer coding")
                 if self._chunked:
-                    raise _Refuse(400, "chunked given twice")
+                    raise self._refused(400, "chunked given twice")
                 self._chunked = True
             self._transfer_encoding = True
         elif name == b"expect":
             if value.lower() != b"100-continue":
-                raise _Refuse(417, "unsupported expectation")
+                raise self._refused(417, "unsupported expectation")
             self._expect_continue = True
         elif name == b"upgrade":
             self._upgrade = True
@@ -245,9 +261,9 @@ class RequestReader:
         headers = self._headers
         target = self._url
         if self._sizing and len(target) + self._head_size > self._max_head:
-            raise _Refuse(431, "request head too large")
+            raise self._refused(431, "request head too large")
         if len(headers) > self._max_headers:
-            raise _Refuse(431, "too many headers")
+            raise self._refused(431, "too many headers")
         parser = self._parser
         persists = parser.should_keep_alive()
         # Asking httptools for the version costs as much as reading a header
@@ -258,16 +274,16 @@ class RequestReader:
         if version not in ("1.1", "1.0"):
             # RFC 9110 §15.6.6: HTTP/0.9 (even "GET /" with no version, which
             # is 0.9's own form) and 2.0 are well formed but not spoken here.
-            raise _Refuse(505, f"HTTP/{version} is not supported")
+            raise self._refused(505, f"HTTP/{version} is not supported")
         raw_method = parser.get_method()
         method = _KNOWN_METHODS.get(raw_method) or raw_method.decode("ascii")
         # RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one in 1.0.
         if self._host_count != 1 and (self._host_count > 1 or version == "1.1"):
-            raise _Refuse(400, "missing or repeated Host header")
+            raise self._refused(400, "missing or repeated Host header")
         if method == "CONNECT":
-            raise _Refuse(405, "CONNECT is for proxies; this is an origin server")
+            raise self._refused(405, "CONNECT is for proxies; this is an origin server")
         if target[:1] != b"/" and not _valid_other_form(target, method):
-            raise _Refuse(400, "invalid request target")
+            raise self._refused(400, "invalid request target")
         if self._framed:
             # A header that frames or steers the request was sent; most
             # requests send none, and skip these rules (~350 instructions).
@@ -288,10 +304,10 @@ class RequestReader:
         keep_alive, expect_continue and has_body, and forgets those headers."""
         if self._transfer_encoding and version == "1.0":
             # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
-            raise _Refuse(400, "Transfer-Encoding in an HTTP/1.0 request")
+            raise self._refused(400, "Transfer-Encoding in an HTTP/1.0 request")
         content_length = self._content_length
         if content_length > self._max_body:
-            raise _Refuse(413, "request body too large")
+            raise self._refused(413, "request body too large")
         keep_alive = persists and not (self._upgrade and self._parser.should_upgrade())
         expect_continue = self._expect_continue and version == "1.1"
         has_body = self._chunked or content_length > 0
@@ -305,7 +321,7 @@ class RequestReader:
         """A piece of body, de-chunked by llhttp."""
         self._body_size += len(data)
         if self._body_size > self._max_body:  # only a chunked body can get here
-            raise _Refuse(413, "request body too large")
+            raise self._refused(413, "request body too large")
         self._events.append(BodyData(data))
 
     def on_message_complete(self) -> None:

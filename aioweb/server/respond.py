@@ -288,24 +288,43 @@ class ResponseBodyWriter(ResponseWriter):
 async def _stream(body_writer: ResponseBodyWriter, body: bytes | AsyncIterable[bytes]) -> None:
     """Copy a handler's async iterator (or bytes, to be checked against a
     declared length) into a response body."""
-    try:
-        if isinstance(body, bytes):
-            if body_writer.with_body:
-                await body_writer.write(body)
-        elif body_writer.with_body:  # never iterate for HEAD: the body might not end
-            async for chunk in body:
-                await body_writer.write(chunk)
-                if body_writer.finished:
-                    break
-        await body_writer.close()
-    except ClientDisconnected:
-        body_writer.abort()
-    except Exception:  # pylint: disable=broad-exception-caught
-        # The head is out: too late for a 500. Closing tells the client the
-        # body is cut short (chunked without its last chunk, or too short).
-        log.exception("streaming a response body failed")
-        body_writer.abort()
-    finally:
-        aclose = getattr(body, "aclose", None)
-        if aclose is not None:
-            await aclose()
+    async with _ClosingBody(body):
+        try:
+            if isinstance(body, bytes):
+                if body_writer.with_body:
+                    await body_writer.write(body)
+            elif body_writer.with_body:  # never iterate for HEAD: the body might not end
+                async for chunk in body:
+                    await body_writer.write(chunk)
+                    if body_writer.finished:
+                        break
+            await body_writer.close()
+        except ClientDisconnected:
+            body_writer.abort()
+        except Exception:  # pylint: disable=broad-exception-caught
+            # The head is out: too late for a 500. Closing tells the client the
+            # body is cut short (chunked without its last chunk, or too short).
+            log.exception("streaming a response body failed")
+            body_writer.abort()
+
+
+class _ClosingBody:
+    """``async with``: the body's ``aclose()``, if it has one, however the
+    writing ends (cancelled too). Whoever iterates an async generator closes
+    it (PEP 525), so that its own ``finally`` runs now, not when it is
+    collected.
+
+    A context manager rather than ``finally: await aclose()``: a compiled
+    coroutine that awaits in a ``finally`` while an exception passes through
+    leaves that exception behind as the one being handled (docs/compiled.md).
+    """
+
+    def __init__(self, body: object) -> None:
+        self._aclose: Callable[[], Awaitable[object]] | None = getattr(body, "aclose", None)
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._aclose is not None:
+            await self._aclose()

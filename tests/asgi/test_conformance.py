@@ -11,8 +11,10 @@ with the app started eagerly (``AsgiHandler(app, eager=True)``).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import socket
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -426,6 +428,45 @@ def test_send_after_the_client_left_raises_oserror_and_is_not_logged(
         sock.recv(1024)
     assert done.wait(3)
     assert len(raised) == 1 and isinstance(raised[0], OSError)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def _exception_left_handled(loop: asyncio.AbstractEventLoop) -> BaseException | None:
+    """What ``sys.exc_info()`` says in a plain callback on the server's loop:
+    nothing, unless some coroutine left an exception set as handled there."""
+    seen: concurrent.futures.Future[BaseException | None] = concurrent.futures.Future()
+    loop.call_soon_threadsafe(lambda: seen.set_result(sys.exc_info()[1]))
+    return seen.result(3)
+
+
+def test_an_app_failing_after_the_client_left_leaves_no_exception_behind(
+        serve: AppFactory, caplog: pytest.LogCaptureFixture) -> None:
+    """The app reads part of a body, the client goes, receive() says
+    http.disconnect and the app raises: nothing is logged as an error, and
+    the server's thread is left with no exception set as the one being
+    handled. One left there would become the ``__context__`` of every later
+    raise on that thread (docs/compiled.md, habit five: the compiled copy
+    runs this test too)."""
+    messages: list[Message] = []
+    done = threading.Event()
+
+    async def app(scope: Scope, receive: Receive, _send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            while (message := await receive())["type"] == "http.request":
+                messages.append(message)
+            raise RuntimeError("no body to work on")
+        finally:
+            done.set()
+
+    served = serve(app)
+    with socket.create_connection((served.host, served.port)) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        assert wait_until(lambda: len(messages) == 1)
+    assert done.wait(3)
+    assert messages == [{"type": "http.request", "body": b"x" * 10, "more_body": True}]
+    assert not wait_until(lambda: _exception_left_handled(served.loop) is not None, 0.5)
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
