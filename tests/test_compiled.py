@@ -50,7 +50,7 @@ def _awaits_while_unwinding(tree: ast.AST) -> list[int]:
 
 
 def test_no_compiled_coroutine_awaits_while_an_exception_unwinds() -> None:
-    """mypyc's habit five (docs/compiled.md): a compiled coroutine that
+    """The fifth habit in docs/compiled.md: a compiled coroutine that
     suspends in a ``finally`` or ``except`` block, while an exception passes
     through, leaves that exception set as the one being handled, for all the
     code the loop's thread runs after it (``sys.exc_info()``, and the

@@ -150,7 +150,9 @@ class Exchange:
         finally:
             # Cancelled: another receive() may still wait. The local list,
             # not self._waiters, which _wake() may have set to None meanwhile
-            # (and then this waiter is in no list that matters any more).
+            # (and then this waiter is in no list that matters any more);
+            # compiled code would trust the attribute to be the list still
+            # (docs/compiled.md, on narrowing).
             if waiter in waiters:
                 waiters.remove(waiter)
 

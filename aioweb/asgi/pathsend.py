@@ -33,8 +33,8 @@ class FileChunks:
     Opened (:meth:`open`) before the response's head goes out, so that a path
     that cannot be read fails the app's ``send()``, which then becomes its
     500, instead of cutting a response short. Whoever opens it closes it
-    (``aclose``), whether the body was read to its end, cut, or never read
-    (a HEAD request).
+    (``close``; ``aclose`` for whoever iterates it), whether the body was
+    read to its end, cut, or never read (a HEAD request).
     """
 
     __slots__ = ("_file", "_loop")
@@ -74,4 +74,4 @@ class FileChunks:
 
 
 def _open_for_reading(path: str) -> BinaryIO:
-    return open(path, "rb")  # pylint: disable=consider-using-with  # closed by aclose()
+    return open(path, "rb")  # pylint: disable=consider-using-with  # closed by close()
