@@ -3,6 +3,8 @@
     .venv/bin/python bench/bench_core.py [--rounds 3] [--duration 5]
         [--connections 50,256] [--servers NAME,...]
         [--client auto|wrk|go] [--noisy-retries 2] [--json out.json] [--markdown]
+        [--app MODULE:ATTR]       # the ASGI servers serve another app, e.g.
+                                  # examples.asgi_hello:fastapi_app
 
 In every round, for every server in turn, it:
 
@@ -64,7 +66,7 @@ from bench.load_generator import CLIENT_GO, WRK, SetupFailed, load_client  # noq
 from bench.report import (  # noqa: E402
     machine_description, print_markdown_report, print_text_report)
 from bench.results_json import write_json  # noqa: E402
-from bench.servers import SERVERS  # noqa: E402
+from bench.servers import DEFAULT_APP, SERVERS  # noqa: E402
 from bench.session import Session, run_session  # noqa: E402
 from bench.summary import Summary, summarize  # noqa: E402
 
@@ -97,6 +99,9 @@ def add_session_options(parser: argparse.ArgumentParser, *, rounds: int = 3,
                         help="measure again when others (processes, the host) took CPU "
                              "time (2 times)")
     parser.add_argument("--json", type=Path, help="also write every run and the summary here")
+    parser.add_argument("--app", default=DEFAULT_APP, metavar="MODULE:ATTR",
+                        help=f"the app the ASGI servers serve ({DEFAULT_APP}); with another, "
+                             "only servers that serve any app may run")
 
 
 def check_session_options(parser: argparse.ArgumentParser, options: argparse.Namespace) -> None:
@@ -107,6 +112,11 @@ def check_session_options(parser: argparse.ArgumentParser, options: argparse.Nam
             or min(options.connections) < 1 or options.noisy_retries < 0:
         parser.error("--rounds, --duration and --connections must be positive, "
                      "--noisy-retries not negative")
+    # The sample server, the control and the floor answer with their own code:
+    # a ratio of FastAPI on uvicorn to them would compare two different apps.
+    if options.app != DEFAULT_APP and (
+            fixed := [name for name in options.servers if not SERVERS[name].serves_any_app]):
+        parser.error(f"--app is for ASGI servers; {', '.join(fixed)} serve(s) their own app")
 
 
 def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -96,7 +96,7 @@ def benchmark_one_server(name: str, round_number: int, options: argparse.Namespa
     then drops it from the remaining rounds rather than retry a broken server."""
     print(f"round {round_number}: {name}", file=sys.stderr)
     try:
-        with running_server(SERVERS[name], log_dir) as (process, port):
+        with running_server(SERVERS[name], log_dir, options.app) as (process, port):
             for connections in options.connections:
                 try:
                     result, cpu, discarded = measure(session.client, port, connections, options,
