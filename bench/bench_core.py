@@ -81,9 +81,10 @@ def number_list(text: str) -> list[int]:
     return [int(item) for item in name_list(text)]
 
 
-def add_session_options(parser: argparse.ArgumentParser, *, rounds: int = 3,
-                        duration: int = 5, connections: Sequence[int] = (50, 256)) -> None:
-    """The flags of a session, shared with bench/bench.py (which has other defaults)."""
+def add_run_options(parser: argparse.ArgumentParser, *, rounds: int = 3,
+                    duration: int = 5, connections: Sequence[int] = (50, 256)) -> None:
+    """How long and how hard each server is measured: the flags of any set of
+    rounds, shared with bench/bench.py and examples/bench_asgi.py."""
     parser.add_argument("--rounds", type=int, default=rounds,
                         help=f"interleaved rounds ({rounds})")
     parser.add_argument("--duration", type=int, default=duration,
@@ -91,27 +92,39 @@ def add_session_options(parser: argparse.ArgumentParser, *, rounds: int = 3,
     parser.add_argument("--connections", type=number_list, default=list(connections),
                         help="connection counts, comma-separated "
                              f"({','.join(map(str, connections))})")
-    parser.add_argument("--servers", type=name_list, default=list(SERVERS),
-                        help=f"servers to run, comma-separated ({','.join(SERVERS)})")
     parser.add_argument("--client", choices=("auto", WRK, CLIENT_GO), default="auto",
                         help="load generator: wrk, client.go, or auto: wrk when installed (auto)")
     parser.add_argument("--noisy-retries", type=int, default=2,
                         help="measure again when others (processes, the host) took CPU "
                              "time (2 times)")
+
+
+def add_session_options(parser: argparse.ArgumentParser, *, rounds: int = 3,
+                        duration: int = 5, connections: Sequence[int] = (50, 256)) -> None:
+    """The run flags, and which of the SERVERS run, serving what: bench_core's
+    flags, shared with bench/bench.py (which has other defaults)."""
+    add_run_options(parser, rounds=rounds, duration=duration, connections=connections)
+    parser.add_argument("--servers", type=name_list, default=list(SERVERS),
+                        help=f"servers to run, comma-separated ({','.join(SERVERS)})")
     parser.add_argument("--json", type=Path, help="also write every run and the summary here")
     parser.add_argument("--app", default=DEFAULT_APP, metavar="MODULE:ATTR",
                         help=f"the app the ASGI servers serve ({DEFAULT_APP}); with another, "
                              "only servers that serve any app may run")
 
 
-def check_session_options(parser: argparse.ArgumentParser, options: argparse.Namespace) -> None:
-    """Stop with a usage error if the session's flags make no sense."""
-    if unknown := [name for name in options.servers if name not in SERVERS]:
-        parser.error(f"unknown server(s) {', '.join(unknown)}; known: {', '.join(SERVERS)}")
+def check_run_options(parser: argparse.ArgumentParser, options: argparse.Namespace) -> None:
+    """Stop with a usage error if the run flags make no sense."""
     if options.rounds < 1 or options.duration < 1 or not options.connections \
             or min(options.connections) < 1 or options.noisy_retries < 0:
         parser.error("--rounds, --duration and --connections must be positive, "
                      "--noisy-retries not negative")
+
+
+def check_session_options(parser: argparse.ArgumentParser, options: argparse.Namespace) -> None:
+    """Stop with a usage error if the session's flags make no sense."""
+    if unknown := [name for name in options.servers if name not in SERVERS]:
+        parser.error(f"unknown server(s) {', '.join(unknown)}; known: {', '.join(SERVERS)}")
+    check_run_options(parser, options)
     # The sample server, the control and the floor answer with their own code:
     # a ratio of FastAPI on uvicorn to them would compare two different apps.
     if options.app != DEFAULT_APP and (

@@ -116,9 +116,10 @@ class LoadClient:
     executable: str  # "wrk", or the path of the built client.go
     version: str  # for the machine description
 
-    def command(self, port: int, connections: int, duration_seconds: int) -> list[str]:
+    def command(self, port: int, connections: int, duration_seconds: int,
+                path: str = "/") -> list[str]:
         """The command line of one run, pinned to CLIENT_CPU."""
-        url = f"http://{HOST}:{port}/"
+        url = f"http://{HOST}:{port}{path}"
         if self.kind == WRK:  # one thread: it has one core
             load = [self.executable, "-t1", f"-c{connections}", f"-d{duration_seconds}s",
                     "--latency", url]
@@ -133,10 +134,10 @@ class LoadClient:
 
 
 def run_load(client: LoadClient, port: int, connections: int,
-             duration_seconds: int) -> LoadResult:
-    """One run of the load generator against the server on ``port``."""
+             duration_seconds: int, path: str = "/") -> LoadResult:
+    """One run of the load generator against the server on ``port``, asking for ``path``."""
     try:
-        completed = subprocess.run(client.command(port, connections, duration_seconds),
+        completed = subprocess.run(client.command(port, connections, duration_seconds, path),
                                    capture_output=True, text=True, check=False,
                                    timeout=duration_seconds + CLIENT_GRACE_SECONDS)
     except subprocess.TimeoutExpired as exc:  # subprocess.run has killed the client

@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.cpu_accounting import CLIENT_CPU, SERVER_CPU, CpuShares
 from bench.load_generator import LoadClient, LoadResult
-from bench.servers import SERVERS
+from bench.servers import SERVERS, ServerSpec
 from bench.session import Measurement, Session
 from bench.summary import Summary, ratios
 
@@ -34,7 +34,10 @@ def write_json(path: Path, options: argparse.Namespace, command_line: str,
                      "connections": options.connections, "servers": options.servers,
                      "app": options.app,
                      "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU,
-                     "commands": {name: list(SERVERS[name].command) for name in options.servers}},
+                     "commands": {name: list(session.specs[name].command)
+                                  for name in options.servers},
+                     "roles": {name: session.specs[name].role for name in options.servers},
+                     "paths": {name: session.specs[name].path for name in options.servers}},
         "machine": machine,
         "client": asdict(session.client),
         "unavailable": session.unavailable,
@@ -54,7 +57,12 @@ def read_session(path: Path) -> tuple[dict[str, Any], Session]:
     """A file that write_json wrote: (the whole document, the session rebuilt
     from its raw runs), to report and plot a run again without measuring."""
     document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    session = Session(LoadClient(**document["client"]),
+    settings = document.get("settings", {})
+    # The servers as they ran (a file from before roles were written: SERVERS').
+    specs = {name: ServerSpec(role, tuple(settings["commands"][name]),
+                              path=settings.get("paths", {}).get(name, "/"))
+             for name, role in settings["roles"].items()} if "roles" in settings else SERVERS
+    session = Session(LoadClient(**document["client"]), specs,
                       failures=list(document.get("failures", [])),
                       unavailable=dict(document.get("unavailable", {})),
                       interrupted=bool(document.get("interrupted", False)))

@@ -13,6 +13,7 @@ the session reports instead of starting.  Standard library only.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import importlib.util
 import os
@@ -43,6 +44,10 @@ class ServerSpec:
     # A file the command needs, relative to the project root (the compiled
     # copy's stamp): without it the server is reported as unavailable.
     requires_file: str = ""
+    # What the load generator asks for, and the start-up check's GET must
+    # answer 200: "/" for every server here, a route of the app for some of
+    # examples/bench_asgi.py's.
+    path: str = "/"
 
     @property
     def serves_any_app(self) -> bool:
@@ -130,8 +135,9 @@ def tail(log_path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(f"    | {line}" for line in text) or "    | (no output)"
 
 
-def wait_until_answering(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-    """Return once the server accepts connections and answers a GET with 200."""
+def wait_until_answering(process: subprocess.Popen[bytes], port: int, log_path: Path,
+                         path: str = "/") -> None:
+    """Return once the server accepts connections and answers a GET of ``path`` with 200."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while True:
         if process.poll() is not None:
@@ -148,7 +154,7 @@ def wait_until_answering(process: subprocess.Popen[bytes], port: int, log_path: 
     # and serve in another that is still starting.  One real request settles it.
     connection = http.client.HTTPConnection(HOST, port, timeout=STARTUP_TIMEOUT_SECONDS)
     try:
-        connection.request("GET", "/")
+        connection.request("GET", path)
         response = connection.getresponse()
         response.read()
     except (OSError, http.client.HTTPException) as exc:
@@ -156,7 +162,7 @@ def wait_until_answering(process: subprocess.Popen[bytes], port: int, log_path: 
     finally:
         connection.close()
     if response.status != 200:
-        raise ServerFailed(f"a test GET got status {response.status}, not 200")
+        raise ServerFailed(f"a test GET {path} got status {response.status}, not 200")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -177,6 +183,17 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+def serving(name: str, app: str, *, role: str | None = None, path: str = "/") -> ServerSpec:
+    """The ASGI server ``name`` of SERVERS with ``app`` written into its command:
+    a server of its own, for a table other than SERVERS (examples/bench_asgi.py's
+    scenarios), in which the same server may stand twice, serving two apps."""
+    spec = SERVERS[name]
+    if not spec.serves_any_app:
+        raise ValueError(f"{name} serves its own app, not {app}")
+    command = tuple(part.replace("{app}", app) for part in spec.command)
+    return dataclasses.replace(spec, command=command, role=role or spec.role, path=path)
+
+
 @contextlib.contextmanager
 def running_server(spec: ServerSpec, log_dir: Path, app: str = DEFAULT_APP
                    ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
@@ -189,7 +206,7 @@ def running_server(spec: ServerSpec, log_dir: Path, app: str = DEFAULT_APP
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_until_answering(process, port, log_path)
+        wait_until_answering(process, port, log_path, spec.path)
         yield process, port
         if process.poll() is not None:
             raise ServerFailed(f"died during the run, code {process.returncode}:\n"

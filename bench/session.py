@@ -18,6 +18,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from bench.cpu_accounting import (
     NOISY_OTHER_LOAD, CpuShares, finished_children_cpu_seconds, machine_cpu_seconds,
     process_group_cpu_seconds, wait_for_quiet)
 from bench.load_generator import LoadClient, LoadFailed, LoadResult, run_load
-from bench.servers import SERVERS, ServerFailed, running_server, unavailable_reason
+from bench.servers import SERVERS, ServerFailed, ServerSpec, running_server, unavailable_reason
 
 WARM_UP_SECONDS = 1
 
@@ -47,6 +48,9 @@ class Session:
     """Everything a benchmark session collected."""
 
     client: LoadClient
+    # The servers it may run, by name: the SERVERS table, or a scenario's own
+    # (examples/bench_asgi.py); their roles decide the ratios (summary.py).
+    specs: Mapping[str, ServerSpec] = field(default_factory=lambda: SERVERS)
     measurements: list[Measurement] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # human-readable, one per problem
     unavailable: dict[str, str] = field(default_factory=dict)  # server -> why it did not run
@@ -54,13 +58,13 @@ class Session:
 
 
 def measured_run(client: LoadClient, port: int, connections: int, duration_seconds: int,
-                 server_group: int) -> tuple[LoadResult, CpuShares]:
+                 server_group: int, path: str = "/") -> tuple[LoadResult, CpuShares]:
     """A client run, and how the CPUs' time was shared while it ran."""
     machine_before = machine_cpu_seconds()
     server_before = process_group_cpu_seconds(server_group)
     client_before = finished_children_cpu_seconds()
     started = time.monotonic()
-    result = run_load(client, port, connections, duration_seconds)
+    result = run_load(client, port, connections, duration_seconds, path)
     elapsed = time.monotonic() - started
     machine_used = machine_cpu_seconds() - machine_before
     server_used = process_group_cpu_seconds(server_group) - server_before
@@ -70,7 +74,7 @@ def measured_run(client: LoadClient, port: int, connections: int, duration_secon
 
 
 def measure(client: LoadClient, port: int, connections: int, options: argparse.Namespace,
-            server_group: int) -> tuple[LoadResult, CpuShares, int]:
+            server_group: int, path: str = "/") -> tuple[LoadResult, CpuShares, int]:
     """Warm up, then the measured run; run it again if others (processes, the host) took
     CPU time meanwhile (up to --noisy-retries times), since a shared machine
     makes such runs slow for reasons that have nothing to do with the server.
@@ -78,8 +82,9 @@ def measure(client: LoadClient, port: int, connections: int, options: argparse.N
     for attempt in range(options.noisy_retries + 1):
         # Thrown away: the first second pays for opening the connections and
         # for the server's cold caches and lazy setup.
-        run_load(client, port, connections, WARM_UP_SECONDS)
-        result, cpu = measured_run(client, port, connections, options.duration, server_group)
+        run_load(client, port, connections, WARM_UP_SECONDS, path)
+        result, cpu = measured_run(client, port, connections, options.duration, server_group,
+                                   path)
         if cpu.other <= NOISY_OTHER_LOAD or attempt == options.noisy_retries:
             return result, cpu, attempt
         print(f"  c={connections}: others (processes, the host) took {cpu.other:.2f} CPU, "
@@ -96,11 +101,12 @@ def benchmark_one_server(name: str, round_number: int, options: argparse.Namespa
     then drops it from the remaining rounds rather than retry a broken server."""
     print(f"round {round_number}: {name}", file=sys.stderr)
     try:
-        with running_server(SERVERS[name], log_dir, options.app) as (process, port):
+        spec = session.specs[name]
+        with running_server(spec, log_dir, options.app) as (process, port):
             for connections in options.connections:
                 try:
                     result, cpu, discarded = measure(session.client, port, connections, options,
-                                                     server_group=process.pid)
+                                                     server_group=process.pid, path=spec.path)
                 except LoadFailed as exc:
                     session.failures.append(f"{name} round {round_number} c={connections}: {exc}")
                     print(f"  c={connections}: {session.client.kind} failed: {exc}",
@@ -120,12 +126,15 @@ def benchmark_one_server(name: str, round_number: int, options: argparse.Namespa
     return True
 
 
-def run_session(options: argparse.Namespace, client: LoadClient) -> Session:
-    """All rounds, interleaved: every round runs every (still working) server once."""
-    session = Session(client)
+def run_session(options: argparse.Namespace, client: LoadClient,
+                specs: Mapping[str, ServerSpec] | None = None) -> Session:
+    """All rounds, interleaved: every round runs every (still working) server
+    of ``options.servers`` once, each started as ``specs`` (SERVERS) says."""
+    specs = SERVERS if specs is None else specs
+    session = Session(client, specs)
     servers = []
     for name in options.servers:
-        if reason := unavailable_reason(SERVERS[name]):
+        if reason := unavailable_reason(specs[name]):
             session.unavailable[name] = reason
             print(f"{name}: UNAVAILABLE, not run: {reason}", file=sys.stderr)
         else:

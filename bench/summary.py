@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.cpu_accounting import NOISY_OTHER_LOAD
-from bench.servers import REFERENCE, SERVERS, SUBJECT
+from bench.servers import REFERENCE, SUBJECT
 from bench.session import Session
 
 
@@ -30,6 +30,7 @@ class Summary:
     the report warns)."""
 
     server: str
+    role: str  # SUBJECT or REFERENCE (bench/servers.py): which side of a ratio it takes
     connections: int
     runs: int  # measured runs, one per round
     quiet_runs: int  # of which quiet: the medians are over these, if any
@@ -64,6 +65,7 @@ def summarize(session: Session, servers: Sequence[str],
                                  key=lambda p: float(p.rstrip("%")))  # "50%" < "99.9%"
             summaries.append(Summary(
                 server=server,
+                role=session.specs[server].role,
                 connections=connections,
                 runs=len(runs),
                 quiet_runs=len(quiet),
@@ -87,10 +89,10 @@ def ratios(summaries: Sequence[Summary]) -> dict[str, dict[int, float]]:
     """{"aioweb / control": {50: 0.61, 256: 0.58}, ...}: SUBJECT median over
     REFERENCE median, for every pair measured.  Above 1 means the subject is faster."""
     median = {(s.server, s.connections): s.median_requests_per_second for s in summaries}
-    measured = list(dict.fromkeys(s.server for s in summaries))
+    roles = {s.server: s.role for s in summaries}  # in the order measured
     table: dict[str, dict[int, float]] = {}
-    for subject in (n for n in measured if SERVERS[n].role == SUBJECT):
-        for reference in (n for n in measured if SERVERS[n].role == REFERENCE):
+    for subject in (n for n, role in roles.items() if role == SUBJECT):
+        for reference in (n for n, role in roles.items() if role == REFERENCE):
             row = {connections: median[subject, connections] / median[reference, connections]
                    for (name, connections) in median
                    if name == subject and (reference, connections) in median

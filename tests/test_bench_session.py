@@ -1,9 +1,12 @@
-"""The benchmark driver's command line: ``bench/bench_core.py --app``.
+"""The benchmark drivers' choice of app and route: ``bench_core.py --app`` and
+``examples/bench_asgi.py``'s scenarios.
 
 ``--app`` makes the ASGI servers serve another app (FastAPI's hello, say), so
 that the same interleaved, pinned method measures a framework's cost.  The
 flag must reach the servers a session starts, and it must refuse servers that
 answer with their own code, whose ratio to FastAPI would compare two apps.
+A scenario names, per server, the app it serves and the route it is loaded
+on, and runs on the same session code.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from pathlib import Path
 import pytest
 
 from bench import bench_core
+from bench.results_json import read_session
+from bench.servers import REFERENCE, SUBJECT, serving
+from bench.summary import ratios, summarize
+from examples import bench_asgi
+from examples.bench_asgi import SCENARIOS
 
 pytestmark = pytest.mark.skipif(shutil.which("taskset") is None or shutil.which("wrk") is None,
                                 reason="the bench pins servers with taskset and loads with wrk")
@@ -42,6 +50,10 @@ def test_the_app_reaches_the_servers_the_session_starts(tmp_path: Path) -> None:
     assert "examples.asgi_hello:fastapi_app" in report["command"]
     measured = {(run["server"], run["connections"]) for run in report["runs"]}
     assert measured == {("aioweb-asgi", 4), ("uvicorn", 4)}
+    # Read back (bench.bench --from-json), the servers keep their roles: one ratio.
+    _, session = read_session(results)
+    assert set(ratios(summarize(session, ["aioweb-asgi", "uvicorn"], [4]))) == {
+        "aioweb-asgi / uvicorn"}
 
     missing = tmp_path / "missing.json"
     status = bench_core.main([*common, "--servers", "aioweb-asgi",
@@ -50,3 +62,30 @@ def test_the_app_reaches_the_servers_the_session_starts(tmp_path: Path) -> None:
     report = json.loads(missing.read_text())
     assert not report["runs"]
     assert any("aioweb-asgi round 1" in failure for failure in report["failures"])
+
+
+def test_every_scenario_reports_a_ratio() -> None:
+    """Each of examples/bench_asgi.py's scenarios has a SUBJECT and a REFERENCE,
+    and every server in it serves an app of its own choosing."""
+    for name, specs in SCENARIOS.items():
+        roles = {spec.role for spec in specs.values()}
+        assert roles == {SUBJECT, REFERENCE}, name
+        assert not any(spec.serves_any_app for spec in specs.values()), name
+
+
+def test_serving_refuses_a_server_that_serves_its_own_app() -> None:
+    """The sample server cannot be told to serve FastAPI."""
+    with pytest.raises(ValueError, match="serves its own app"):
+        serving("aioweb", "examples.asgi_hello:fastapi_app")
+
+
+def test_the_hot_route_scenario_measures_its_route(capsys: pytest.CaptureFixture[str]) -> None:
+    """``bench_asgi.py hot`` loads GET /prices/AAPL (the Router answers "/" with
+    FastAPI's 404, which would fail the start-up check) and reports the move's ratio."""
+    status = bench_asgi.main(["hot", "--rounds", "1", "--duration", "1", "--connections", "4",
+                              "--noisy-retries", "0", "--markdown"])
+    report = capsys.readouterr().out
+    assert status == 0, report
+    assert "### hot: GET /prices/AAPL" in report
+    assert "| aioweb router (after) / aioweb fastapi (before) |" in report
+    assert "| aioweb router (after) / uvicorn fastapi |" in report
