@@ -132,13 +132,16 @@ class Request(abc.ABC):
     @property
     @abc.abstractmethod
     def headers(self) -> Headers:
-        """The request headers: case-insensitive, in order, duplicates kept."""
+        """The request headers: case-insensitive, in order, duplicates kept.
+        With an absolute-form target (``GET http://host/path``), ``Host`` is
+        the target's host, whatever the client sent (RFC 9112 §3.2.2)."""
 
     @property
     @abc.abstractmethod
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         """The header ``(name, value)`` byte pairs as the client sent them, in
-        order (what :attr:`headers` decodes on demand; an ASGI scope's source)."""
+        order (what :attr:`headers` decodes on demand; an ASGI scope's source),
+        but for ``Host`` with an absolute-form target (see :attr:`headers`)."""
 
     @property
     @abc.abstractmethod

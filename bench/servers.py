@@ -7,7 +7,9 @@ to SERVER_CPU (``taskset -c 0``) on a free port of the loopback, waits until
 it accepts connections and a GET answers 200, and always stops it afterwards
 (SIGTERM to its process group, then SIGKILL if it does not go).
 ``unavailable_reason`` tells a server whose package is not installed, which
-the session reports instead of starting.  Standard library only.
+the session reports instead of starting.  ``serving`` makes, from one of the
+ASGI servers, a server of the app and route it is given, for tables of
+their own (examples/bench_asgi.py's scenarios).  Standard library only.
 """
 
 from __future__ import annotations

@@ -330,7 +330,7 @@ def test_request_attributes(serve, connect) -> None:
     server = serve(describe)
     client = connect(server.address)
     client.send(b"GET /a%20b/c?x=1&x=2&y= HTTP/1.1\r\nHost: t\r\nX-Multi: 1\r\nx-multi: 2\r\n\r\n"
-                b"GET http://t/abs/path?q=v HTTP/1.1\r\nHost: t\r\n\r\n")
+                b"GET http://t.example:81/abs/path?q=v HTTP/1.1\r\nHost: t\r\n\r\n")
     first, absolute = (json.loads(r.body) for r in client.read_responses(2))
     assert first["method"] == "GET"
     assert (first["path"], first["raw_path"]) == ("/a b/c", "/a%20b/c")
@@ -344,6 +344,8 @@ def test_request_attributes(serve, connect) -> None:
     assert first["server"] == list(server.address)
     # RFC 9112 §3.2.2: absolute-form, the path and query are taken from the URI.
     assert (absolute["path"], absolute["query_string"]) == ("/abs/path", "q=v")
+    # ... and the host from the URI, not the Host header sent (RFC 9112 §3.2.2).
+    assert absolute["raw_headers"] == [["Host", "t.example:81"]]
 
 
 def test_has_body_says_whether_a_body_was_announced(serve, connect) -> None:

@@ -148,6 +148,34 @@ def test_absolute_form_target_is_kept_whole() -> None:
     assert events[0][2] == b"http://example.com/a/b?x=1"
 
 
+@pytest.mark.parametrize("request_bytes, headers", [
+    (b"GET http://example.com:8080/a HTTP/1.1\r\nHost: other.example\r\n\r\n",
+     ((b"Host", b"example.com:8080"),)),
+    (b"GET http://[::1]:8080/ HTTP/1.1\r\nHost: other.example\r\n\r\n",
+     ((b"Host", b"[::1]:8080"),)),
+    (b"GET http://example.com/a HTTP/1.1\r\nX-A: 1\r\nhost: other.example\r\n\r\n",
+     ((b"X-A", b"1"), (b"host", b"example.com"))),
+])
+def test_absolute_form_target_host_replaces_the_host_header(
+        request_bytes: bytes, headers: tuple[tuple[bytes, bytes], ...]) -> None:
+    """RFC 9112 §3.2.2: with an absolute-form target, the server MUST ignore the
+    Host field sent and use the target's host (and port); names and order stay."""
+    assert heads(read(request_bytes))[0][4] == headers
+
+
+def test_absolute_form_target_gives_an_http10_request_its_host() -> None:
+    """An HTTP/1.0 request may omit Host; with an absolute-form target it gets the target's."""
+    head = heads(read(b"GET http://example.com/ HTTP/1.0\r\n\r\n"))[0]
+    assert head[4] == ((b"Host", b"example.com"),)
+
+
+def test_asterisk_and_origin_form_keep_the_host_sent() -> None:
+    """Only an absolute-form target carries a host: "*" and "/path" leave Host alone."""
+    for target in (b"*", b"/a"):
+        head = heads(read(b"OPTIONS %s HTTP/1.1\r\nHost: sent.example\r\n\r\n" % target))[0]
+        assert head[4] == ((b"Host", b"sent.example"),)
+
+
 def test_keep_alive_flags() -> None:
     """RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 closes unless "keep-alive"."""
     def keep_alive(request: bytes) -> object:

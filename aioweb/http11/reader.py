@@ -282,8 +282,14 @@ class RequestReader:
             raise self._refused(400, "missing or repeated Host header")
         if method == "CONNECT":
             raise self._refused(405, "CONNECT is for proxies; this is an origin server")
-        if target[:1] != b"/" and not _valid_other_form(target, method):
-            raise self._refused(400, "invalid request target")
+        if target[:1] != b"/":
+            authority = _other_form_authority(target, method)
+            if authority is None:
+                raise self._refused(400, "invalid request target")
+            if authority:
+                # RFC 9112 §3.2.2: an origin server MUST ignore the Host
+                # sent with an absolute-form target and use the target's own.
+                headers = self._headers = _with_host(headers, authority)
         if self._framed:
             # A header that frames or steers the request was sent; most
             # requests send none, and skip these rules (~350 instructions).
@@ -374,13 +380,32 @@ _HOST = re.compile(rb"(?:\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[-A-Za-z0-9._~!$&'()
                    rb"|(?:[-A-Za-z0-9._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?")
 
 
-def _valid_other_form(target: bytes, method: str) -> bool:
+def _other_form_authority(target: bytes, method: str) -> bytes | None:
     """RFC 9112 §3.2: besides origin-form ("/path"), "*" for OPTIONS, or an
-    absolute URI with a host (what proxies send)."""
+    absolute URI with a host (what proxies send). Returns the absolute URI's
+    authority (host, and port if given), b"" for "*", None for any other form."""
     if target == b"*":
-        return method == "OPTIONS"
+        return b"" if method == "OPTIONS" else None
     try:
         url = httptools.parse_url(target)
     except httptools.HttpParserInvalidURLError:
-        return False
-    return bool(url.schema) and bool(url.host)
+        return None
+    # Read untyped: httptools' stubs say bytes and int, but a part the target
+    # lacks is None (see aioweb/server/request.py).
+    schema, host, port = getattr(url, "schema"), getattr(url, "host"), getattr(url, "port")
+    if not schema or not host:
+        return None
+    if b":" in host:  # an IPv6 literal, which the parser gives without its brackets
+        host = b"[" + host + b"]"
+    authority: bytes = host if port is None else b"%s:%d" % (host, port)
+    return authority if _HOST.fullmatch(authority) else None
+
+
+def _with_host(headers: list[tuple[bytes, bytes]], authority: bytes
+               ) -> list[tuple[bytes, bytes]]:
+    """The headers with every Host value replaced by ``authority`` (one added
+    to an HTTP/1.0 head that had none), names kept as sent."""
+    if not any(name.lower() == b"host" for name, _ in headers):
+        return [*headers, (b"Host", authority)]
+    return [(name, authority) if name.lower() == b"host" else (name, value)
+            for name, value in headers]

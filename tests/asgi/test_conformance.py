@@ -102,11 +102,14 @@ def test_scope_for_http10_and_absolute_form(serve: AppFactory, raw_exchange: Any
     seen: list[Scope] = []
     served = serve(recording_app(seen))
     raw_exchange(served, b"GET /ten HTTP/1.0\r\n\r\n")
-    raw_exchange(served, b"GET http://example.com/p%41/q?z=1 HTTP/1.1\r\nHost: example.com\r\n"
+    raw_exchange(served, b"GET http://example.com/p%41/q?z=1 HTTP/1.1\r\nHost: proxy.example\r\n"
                          b"Connection: close\r\n\r\n")
     assert seen[0]["http_version"] == "1.0" and seen[0]["path"] == "/ten"
     assert seen[1]["path"] == "/pA/q"  # origin-form, percent-decoded
     assert seen[1]["raw_path"] == b"/p%41/q" and seen[1]["query_string"] == b"z=1"
+    # RFC 9112 §3.2.2: the target's host, not the Host header sent.
+    assert (b"host", b"example.com") in seen[1]["headers"]
+    assert (b"host", b"proxy.example") not in seen[1]["headers"]
 
 
 def test_root_path_is_prefixed_to_path(serve: AppFactory) -> None:
