@@ -176,6 +176,12 @@ def test_asterisk_and_origin_form_keep_the_host_sent() -> None:
         assert head[4] == ((b"Host", b"sent.example"),)
 
 
+@pytest.mark.parametrize("target", [b"/a#b", b"/a?q=1#b", b"http://example.com/a#b"])
+def test_a_fragment_in_the_target_is_refused(target: bytes) -> None:
+    """A fragment is the client's own (RFC 9110 §4.2.5): no request-target form has one."""
+    assert rejection(read(b"GET %s HTTP/1.1\r\nHost: example.com\r\n\r\n" % target)) == 400
+
+
 def test_keep_alive_flags() -> None:
     """RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 closes unless "keep-alive"."""
     def keep_alive(request: bytes) -> object:

@@ -123,6 +123,10 @@ CASES = [
          400),
     Case("absolute-form-unclosed-ipv6", b"GET http://[::1/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     Case("absolute-form-no-authority", b"GET http:// HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    # A fragment is the client's (RFC 9110 §4.2.5), never part of a request target.
+    Case("fragment-in-target", b"GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    Case("fragment-after-query", b"GET /a?q=1#b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    Case("absolute-form-fragment", b"GET http://x/a#b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     Case("control-char-in-target", b"GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     Case("space-in-target", b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     Case("unknown-method", b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
