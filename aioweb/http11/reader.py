@@ -3,8 +3,9 @@
 httptools (llhttp, the parser of Node.js) does the byte-level work and calls
 back on each piece it recognises. This module turns those callbacks into
 :mod:`aioweb.http11.events` and adds what a parser alone does not decide:
-the server's limits (414, 431, 413) and the RFC 9112 rules that stop request
-smuggling (Host, Transfer-Encoding, Content-Length).
+the server's limits (414, 431, 413), the RFC 9112 rules that stop request
+smuggling (Host, Transfer-Encoding, Content-Length), and those of the request
+target's form and host (``target.py``).
 
 llhttp already refuses, in its default strict mode: Content-Length together
 with Transfer-Encoding, duplicate Content-Length, obs-fold, bare CR or LF,
@@ -14,13 +15,12 @@ after chunk data. Each of these becomes a 400 here.
 
 from __future__ import annotations
 
-import re
-
 import httptools
 
 from aioweb.config import Config
 from aioweb.http11.events import (END_OF_REQUEST, BodyData, Event, HeadFactory, Rejection,
                                   RequestHead)
+from aioweb.http11.target import FRAGMENT_MARK, HOST_PATTERN, other_form_authority, with_host
 
 # Methods as interned str: most requests use one of these, and reusing the
 # same str object saves decoding the method on every request.
@@ -218,7 +218,7 @@ class RequestReader:
                 # (~280 instructions a request with the comparison, ~550
                 # with a set of the values seen by all connections).
                 if value != self._valid_host:
-                    if _HOST.fullmatch(value) is None:
+                    if HOST_PATTERN.fullmatch(value) is None:
                         raise self._refused(400, "invalid Host header")
                     self._valid_host = value
             else:
@@ -283,14 +283,12 @@ class RequestReader:
         if method == "CONNECT":
             raise self._refused(405, "CONNECT is for proxies; this is an origin server")
         if target[:1] != b"/":
-            authority = _other_form_authority(target, method)
+            authority = other_form_authority(target, method)
             if authority is None:
                 raise self._refused(400, "invalid request target")
-            if authority:
-                # RFC 9112 §3.2.2: an origin server MUST ignore the Host
-                # sent with an absolute-form target and use the target's own.
-                headers = self._headers = _with_host(headers, authority)
-        elif _HASH in target:
+            if authority:  # absolute-form: its host, not the Host sent (target.py)
+                headers = self._headers = with_host(headers, authority)
+        elif FRAGMENT_MARK in target:
             # RFC 9112 §3.2.1: origin-form is a path and a query. A fragment
             # stays with the client (RFC 9110 §4.2.5); sent, it would reach
             # handlers inside the path and match no route.
@@ -371,52 +369,3 @@ def _name_kind(name: bytes) -> bytes:
             _NAME_KINDS.clear()
         _NAME_KINDS[name] = kind
     return kind
-
-
-# RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code
-# to any request message that contains ... a Host header field with an
-# invalid field value." Host = uri-host [ ":" port ] (RFC 9110 §7.2), where
-# uri-host is an IP literal in brackets, or a reg-name (which covers IPv4
-# addresses): unreserved and sub-delims characters and %XX escapes, possibly
-# none at all (RFC 9112 §3.2: a client sends an empty Host when the target has
-# no authority). A value with spaces, slashes, "@" or a bad port is refused
-# rather than passed to handlers that build URLs or route by it.
-_HOST = re.compile(rb"(?:\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[-A-Za-z0-9._~!$&'()*+,;=:]+)\]"
-                   rb"|(?:[-A-Za-z0-9._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?")
-
-
-# "#" as a byte value, an int: ``_HASH in target`` costs a request ~250
-# instructions, ``b"#" in target`` ~2,400 on CPython 3.11 (measured:
-# bench/instructions.py, aioweb-connection-uvloop).
-_HASH = ord("#")
-
-
-def _other_form_authority(target: bytes, method: str) -> bytes | None:
-    """RFC 9112 §3.2: besides origin-form ("/path"), "*" for OPTIONS, or an
-    absolute URI with a host (what proxies send). Returns the absolute URI's
-    authority (host, and port if given), b"" for "*", None for any other form."""
-    if target == b"*":
-        return b"" if method == "OPTIONS" else None
-    try:
-        url = httptools.parse_url(target)
-    except httptools.HttpParserInvalidURLError:
-        return None
-    # Read untyped: httptools' stubs say bytes and int, but a part the target
-    # lacks is None (see aioweb/server/request.py).
-    schema, host, port = getattr(url, "schema"), getattr(url, "host"), getattr(url, "port")
-    if not schema or not host or getattr(url, "fragment"):  # no fragment here either
-        return None
-    if b":" in host:  # an IPv6 literal, which the parser gives without its brackets
-        host = b"[" + host + b"]"
-    authority: bytes = host if port is None else b"%s:%d" % (host, port)
-    return authority if _HOST.fullmatch(authority) else None
-
-
-def _with_host(headers: list[tuple[bytes, bytes]], authority: bytes
-               ) -> list[tuple[bytes, bytes]]:
-    """The headers with every Host value replaced by ``authority`` (one added
-    to an HTTP/1.0 head that had none), names kept as sent."""
-    if not any(name.lower() == b"host" for name, _ in headers):
-        return [*headers, (b"Host", authority)]
-    return [(name, authority) if name.lower() == b"host" else (name, value)
-            for name, value in headers]
