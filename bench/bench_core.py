@@ -66,7 +66,7 @@ from bench.load_generator import CLIENT_GO, WRK, SetupFailed, load_client  # noq
 from bench.report import (  # noqa: E402
     machine_description, print_markdown_report, print_text_report)
 from bench.results_json import write_json  # noqa: E402
-from bench.servers import DEFAULT_APP, SERVERS  # noqa: E402
+from bench.servers import DEFAULT_APP, SERVERS, serving_app  # noqa: E402
 from bench.session import Session, run_session  # noqa: E402
 from bench.summary import Summary, summarize  # noqa: E402
 
@@ -152,7 +152,8 @@ def run_benchmark(options: argparse.Namespace) -> tuple[dict[str, str], Session]
     """Pick (or build) the load generator, describe the machine, run every round:
     (machine description, session).  Raises SetupFailed if this machine cannot."""
     with load_client(options.client) as client:
-        return machine_description(client), run_session(options, client)
+        return machine_description(client), run_session(
+            options, client, serving_app(options.servers, options.app))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

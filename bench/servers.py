@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +35,8 @@ from bench.cpu_accounting import SERVER_CPU
 class ServerSpec:
     """How to start one server.  In ``command``, ``{python}`` becomes this
     interpreter, ``{port}`` the port picked for the run and, in an ASGI
-    server's, ``{app}`` the app it serves (``DEFAULT_APP`` unless a driver
-    asks for another, such as wire_cost's ``--app``)."""
+    server's, ``{app}`` the app it serves: ``DEFAULT_APP``, unless
+    ``serving`` has written another one in (``--app``, the scenarios)."""
 
     role: str  # SUBJECT (what we measure) or REFERENCE (what we compare it with)
     command: tuple[str, ...]
@@ -185,6 +185,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+def serving_app(names: Sequence[str], app: str) -> dict[str, ServerSpec]:
+    """The servers ``names`` of SERVERS, the ASGI ones serving ``app`` (``--app``)."""
+    return {name: serving(name, app) if SERVERS[name].serves_any_app else SERVERS[name]
+            for name in names}
+
+
 def serving(name: str, app: str, *, role: str | None = None, path: str = "/") -> ServerSpec:
     """The ASGI server ``name`` of SERVERS with ``app`` written into its command:
     a server of its own, for a table other than SERVERS (examples/bench_asgi.py's
@@ -197,12 +203,12 @@ def serving(name: str, app: str, *, role: str | None = None, path: str = "/") ->
 
 
 @contextlib.contextmanager
-def running_server(spec: ServerSpec, log_dir: Path, app: str = DEFAULT_APP
+def running_server(spec: ServerSpec, log_dir: Path
                    ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """Start a server pinned to SERVER_CPU, yield (process, port), always stop it."""
     port = pick_free_port()
     command = ["taskset", "-c", str(SERVER_CPU)] + [
-        part.format(python=sys.executable, port=port, app=app) for part in spec.command]
+        part.format(python=sys.executable, port=port, app=DEFAULT_APP) for part in spec.command]
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:  # a file, not a pipe: a chatty server can't block on it
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,

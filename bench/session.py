@@ -102,7 +102,7 @@ def benchmark_one_server(name: str, round_number: int, options: argparse.Namespa
     print(f"round {round_number}: {name}", file=sys.stderr)
     try:
         spec = session.specs[name]
-        with running_server(spec, log_dir, options.app) as (process, port):
+        with running_server(spec, log_dir) as (process, port):
             for connections in options.connections:
                 try:
                     result, cpu, discarded = measure(session.client, port, connections, options,

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from bench.load_generator import WRK, LoadClient, SetupFailed, load_client, run_load
 from bench.cpu_accounting import SERVER_CPU
-from bench.servers import DEFAULT_APP, SERVERS, running_server, unavailable_reason
+from bench.servers import DEFAULT_APP, SERVERS, running_server, serving_app, unavailable_reason
 
 WARM_UP_SECONDS = 1
 PERF_EVENTS = ("instructions:u", "instructions:k", "cycles")
@@ -89,7 +89,7 @@ def run_rounds(client: LoadClient, names: list[str], costs: dict[str, list[WireC
     """Interleaved rounds: every server once per round, in order."""
     for round_number in range(1, args.rounds + 1):
         for name in names:
-            with running_server(SERVERS[name], log_dir, args.app) as (_process, port):
+            with running_server(serving_app([name], args.app)[name], log_dir) as (_process, port):
                 cost = measure(client, port, args.connections, args.duration)
             costs[name].append(cost)
             print(f"round {round_number}: {name}: {cost.user_instructions:,.0f} user + "

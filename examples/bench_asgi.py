@@ -44,7 +44,7 @@ from bench import bench_core  # noqa: E402
 from bench.load_generator import SetupFailed, load_client  # noqa: E402
 from bench.report import (  # noqa: E402
     machine_description, print_markdown_report, print_text_report)
-from bench.servers import DEFAULT_APP, REFERENCE, ServerSpec, serving  # noqa: E402
+from bench.servers import REFERENCE, ServerSpec, serving  # noqa: E402
 from bench.session import run_session  # noqa: E402
 from bench.summary import summarize  # noqa: E402
 
@@ -101,7 +101,6 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
     bench_core.check_run_options(parser, options)
     options.scenarios = options.scenarios or list(SCENARIOS)
-    options.app = DEFAULT_APP  # unused: every scenario's commands name their app
     return options
 
 

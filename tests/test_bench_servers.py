@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.servers import HOST, SERVERS, running_server
+from bench.servers import HOST, SERVERS, running_server, serving
 
 pytestmark = pytest.mark.skipif(shutil.which("taskset") is None,
                                 reason="the bench pins servers with taskset")
@@ -42,11 +42,11 @@ def test_reference_server_answers_on_one_connection(name: str, tmp_path: Path) -
 
 @pytest.mark.parametrize("name", ["floor-asgi", "aioweb-asgi", "uvicorn"])
 def test_asgi_servers_serve_the_app_they_are_given(name: str, tmp_path: Path) -> None:
-    """wire_cost's --app: an ASGI server runs the app named, not the echo (the
+    """--app (bench_core, wire_cost): an ASGI server runs the app named, not the echo (the
     FastAPI hello answers "hello" where the echo answers an empty body)."""
     if not SERVERS[name].serves_any_app:
         pytest.fail(f"{name} cannot be given an app")
-    with running_server(SERVERS[name], tmp_path, "examples.asgi_hello:fastapi_app") as (_, port):
+    with running_server(serving(name, "examples.asgi_hello:fastapi_app"), tmp_path) as (_, port):
         connection = http.client.HTTPConnection(HOST, port, timeout=5)
         try:
             connection.request("GET", "/")
