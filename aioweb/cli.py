@@ -14,6 +14,9 @@ What it does, in order — the frame around every request's life:
    SIGINT/SIGTERM, shut down gracefully;
 5. run the lifespan shutdowns, exit 0.
 
+With ``--workers N`` (N > 1) the process does none of that itself: it binds,
+and runs N processes that each do steps 1-5 on its socket (``supervisor.py``).
+
 The flags are uvicorn's where the idea is the same. Differences: proxy
 headers are off unless ``--proxy-headers`` (trusting a header anyone can send
 should be a decision), and the limits map onto :class:`aioweb.Config`.
@@ -25,13 +28,11 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import errno
 import importlib.util
 import logging
 import os
 import platform
 import socket
-import stat
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
@@ -46,6 +47,8 @@ from aioweb.config import Config
 from aioweb.contract import Handler, HandlerFunction
 from aioweb.server.container import HttpToolsContainer
 from aioweb.server.lifecycle import new_event_loop, serve_until_signalled
+from aioweb.server.listener import bind_unix_socket, listening_socket_from_fd, socket_address
+from aioweb.supervisor import Supervisor, bind_listening, tell_supervisor_ready, worker_command
 
 log = logging.getLogger("aioweb")
 
@@ -103,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="event loop (auto: uvloop when installed)")
     add("--interface", choices=("auto", "asgi", "native"), default="auto",
         help="how to call the app (auto: from its signature)")
+    add("--workers", type=int, default=1, metavar="N",
+        help="worker processes sharing the socket (1: this process serves; more: it "
+             "starts and watches them, see aioweb/supervisor.py)")
+    add("--fd", type=int, action="append", metavar="FD",
+        help="serve the listening socket open as this file descriptor, bound by whoever "
+             "started the process (repeatable; --host, --port and --uds then only name it)")
     add("--root-path", default="", help="ASGI root_path, for an app mounted below a URL prefix")
     add("--lifespan", choices=("auto", "on", "off"), default="auto",
         help="ASGI lifespan events (auto: when the app supports them)")
@@ -166,33 +175,15 @@ def build_handler(app: object, interface: Interface, args: argparse.Namespace
     return handler, found
 
 
-def bind_unix_socket(path: str) -> socket.socket:
-    """A bound AF_UNIX socket at ``path``, replacing a stale socket file left by a dead server."""
-    if os.path.exists(path) and stat.S_ISSOCK(os.stat(path).st_mode):
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(path)
-        except OSError as exc:
-            if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT):
-                raise
-            os.unlink(path)  # nobody listens there: a leftover
-        else:
-            raise OSError(errno.EADDRINUSE, f"another server listens on {path}")
-        finally:
-            probe.close()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(path)
-        os.chmod(path, 0o666)  # as uvicorn: the proxy in front usually runs as another user
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
+def listening_url(host: str, port: int, unix: bool) -> str:
+    """Where a server listens, as its startup line says it."""
+    if unix:
+        return f"unix:{host}"  # a Unix socket's address is its path (see Container.address)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 async def serve(container: HttpToolsContainer, lifespans: list[Lifespan],
-                args: argparse.Namespace) -> int:
+                args: argparse.Namespace, unix: bool) -> int:
     """Lifespan startup, serve until signalled, lifespan shutdown; the exit status."""
     started: list[Lifespan] = []
     try:
@@ -205,12 +196,10 @@ async def serve(container: HttpToolsContainer, lifespans: list[Lifespan],
         return EXIT_STARTUP_FAILED
 
     def announce(server: HttpToolsContainer) -> None:
-        if args.uds:
-            where = f"unix:{args.uds}"
-        else:
-            host, port = server.address
-            where = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-        log.info("aioweb %s serving %s on %s (press CTRL+C to quit)", __version__, args.app, where)
+        host, port = server.address
+        log.info("aioweb %s (pid %d) serving %s on %s (press CTRL+C to quit)", __version__,
+                 os.getpid(), args.app, listening_url(host, port, unix))
+        tell_supervisor_ready()
 
     try:
         await serve_until_signalled(container, on_started=announce)
@@ -234,9 +223,14 @@ async def _shut_down(lifespans: list[Lifespan], timeout: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     logging.basicConfig(level=LOG_LEVELS[args.log_level], stream=sys.stderr,
                         format="%(levelname)s: %(message)s")
+    if args.workers > 1:
+        return supervise(args, sys.argv[1:] if argv is None else argv)
     if args.app_dir:
         sys.path.insert(0, os.path.abspath(args.app_dir))
     try:
@@ -253,20 +247,51 @@ def main(argv: list[str] | None = None) -> int:
     mode: LifespanMode = args.lifespan
     lifespans = [Lifespan(inner.app, mode, inner.state) for inner in asgi_handlers]
     try:
-        sock = bind_unix_socket(args.uds) if args.uds else None
+        if args.fd:
+            sockets = [listening_socket_from_fd(fd) for fd in args.fd]
+        else:
+            sockets = [bind_unix_socket(args.uds)] if args.uds else []
     except OSError as exc:
-        log.error("could not bind %s: %s", args.uds, exc)
+        log.error("could not listen: %s", exc)
         return EXIT_LOAD_FAILED
-    container = HttpToolsContainer(handler, make_config(args, interface), sock=sock)
+    unix = bool(sockets) and sockets[0].family == socket.AF_UNIX
+    container = HttpToolsContainer(handler, make_config(args, interface), sockets=sockets)
     use_uvloop = args.loop == "uvloop" or (
         args.loop == "auto" and importlib.util.find_spec("uvloop") is not None)
     loop = new_event_loop(use_uvloop)
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(serve(container, lifespans, args))
+        return loop.run_until_complete(serve(container, lifespans, args, unix))
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
-        if args.uds:
+        if args.uds and not args.fd:  # the socket file is ours to remove
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(args.uds)
+
+
+def supervise(args: argparse.Namespace, argv: list[str]) -> int:
+    """``--workers N``: bind here, serve in N worker processes (see supervisor.py)."""
+    async def bind_and_supervise() -> int:
+        try:
+            sockets = ([listening_socket_from_fd(fd) for fd in args.fd] if args.fd else
+                       await bind_listening(args.host, args.port, args.uds, args.backlog))
+        except OSError as exc:
+            log.error("could not listen: %s", exc)
+            return EXIT_LOAD_FAILED
+        fds = [sock.fileno() for sock in sockets]
+        address = socket_address(sockets[0].getsockname())
+        where = (listening_url(*address, unix=False) if address is not None
+                 else listening_url(str(sockets[0].getsockname()), 0, unix=True))
+        try:
+            supervisor = Supervisor(worker_command(argv, [] if args.fd else fds), fds,
+                                    args.workers, args.graceful_shutdown_timeout)
+            return await supervisor.run(f"aioweb {__version__} serving {args.app} on {where}")
+        finally:
+            for sock in sockets:
+                sock.close()
+            if args.uds and not args.fd:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(args.uds)
+
+    return asyncio.run(bind_and_supervise())

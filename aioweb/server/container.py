@@ -18,7 +18,7 @@ import functools
 import logging
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aioweb.config import Config
 from aioweb.contract import Container, Handler, HandlerFunction
@@ -80,13 +80,18 @@ class ServerState:
 
 
 class HttpToolsContainer(Container):
-    """A :class:`Container` on asyncio (or uvloop) transports and httptools."""
+    """A :class:`Container` on asyncio (or uvloop) transports and httptools.
+
+    It binds ``config.host`` and ``config.port``, unless given ``sockets``
+    already bound (a Unix socket, or what a supervisor or systemd handed down,
+    see ``aioweb/supervisor.py``): it listens on those instead.
+    """
 
     def __init__(self, handler: Handler | HandlerFunction, config: Config | None = None,
-                 sock: socket.socket | None = None) -> None:
+                 sockets: Sequence[socket.socket] = ()) -> None:
         self._handler = handler
         self.config = config or Config()
-        self._sock = sock
+        self._sockets = list(sockets)
         self._listeners: list[Listener] = []
         self._state: ServerState | None = None
         self._tick: asyncio.TimerHandle | None = None
@@ -97,8 +102,7 @@ class HttpToolsContainer(Container):
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         state = self._state = ServerState(self.config, self._handler, loop)
-        sockets = [self._sock] if self._sock is not None else await bind(self.config.host,
-                                                                          self.config.port)
+        sockets = self._sockets or await bind(self.config.host, self.config.port)
         self._listeners = [Listener(sock, loop, functools.partial(HttpToolsConnection, state),
                                     self.config.backlog) for sock in sockets]
         for listener in self._listeners:

@@ -31,7 +31,9 @@ import asyncio
 import errno
 import functools
 import logging
+import os
 import socket
+import stat
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -71,6 +73,44 @@ async def bind(host: str, port: int) -> list[socket.socket]:
             sock.close()
         raise
     return sockets
+
+
+def bind_unix_socket(path: str) -> socket.socket:
+    """A bound AF_UNIX socket at ``path``, replacing a stale socket file left by a dead server."""
+    if os.path.exists(path) and stat.S_ISSOCK(os.stat(path).st_mode):
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except OSError as exc:
+            if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT):
+                raise
+            os.unlink(path)  # nobody listens there: a leftover
+        else:
+            raise OSError(errno.EADDRINUSE, f"another server listens on {path}")
+        finally:
+            probe.close()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        os.chmod(path, 0o666)  # as uvicorn: the proxy in front usually runs as another user
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def listening_socket_from_fd(fd: int) -> socket.socket:
+    """The stream socket open as ``fd``, bound by whoever started this process
+    (a supervisor, systemd's socket activation)."""
+    try:
+        sock = socket.socket(fileno=fd)  # family and type read from the socket itself
+    except OSError as exc:
+        raise OSError(exc.errno, f"--fd {fd} is not a socket ({exc.strerror})") from exc
+    if sock.type != socket.SOCK_STREAM:
+        sock.detach()  # not ours to close
+        raise OSError(errno.ENOTSOCK, f"--fd {fd} is not a stream socket")
+    return sock
 
 
 class _AcceptedSocket(socket.socket):

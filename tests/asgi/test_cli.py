@@ -163,7 +163,7 @@ def test_version_and_help(app_dir: Path) -> None:
     assert usage.returncode == 0
     for flag in ("--uds", "--loop", "--lifespan", "--factory", "--proxy-headers",
                  "--forwarded-allow-ips", "--timeout-keep-alive", "--limit-body-size",
-                 "--interface", "--no-access-log", "--root-path", "--eager"):
+                 "--interface", "--no-access-log", "--root-path", "--eager", "--workers", "--fd"):
         assert flag in usage.stdout
 
 

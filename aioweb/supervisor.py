@@ -1,0 +1,227 @@
+"""Several worker processes on one listening socket: ``aioweb app --workers N``.
+
+Where it sits: around the whole server, before the first request. CPython runs
+Python code on one core per process, so one aioweb process serves on one core.
+To use more, run more processes on the same socket: the supervisor binds the
+address once and listens, then starts N workers, each an ordinary ``aioweb``
+process handed the listening socket by its file descriptor (``--fd``). The
+kernel gives each new connection to whichever worker accepts it first.
+
+The supervisor serves nothing itself. What it does:
+
+* **Start.** A worker tells the supervisor it is serving (its lifespan startup
+  done, its listener started) by writing one byte to a pipe named in the
+  ``AIOWEB_READY_FD`` environment variable, the way systemd's
+  ``NOTIFY_SOCKET`` works. Once every worker has, the supervisor logs where
+  the server listens.
+* **A worker dies** (a crash, the OOM killer, ``kill -9``) after it was
+  serving: another is started in its place. One that exits before it was
+  serving (the app does not import, its lifespan startup fails) stops them
+  all: the next would fail the same way, so the supervisor exits with that
+  worker's status instead of starting it again and again.
+* **SIGINT or SIGTERM** is passed on to every worker, which shuts down
+  gracefully; a second one too (a second Ctrl-C forces a worker's shutdown).
+  The workers run in a process group of their own so that a Ctrl-C in the
+  terminal reaches them once, through the supervisor, not twice. The
+  supervisor exits 0 once every worker has exited 0, and kills those still
+  running well after their grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+
+from aioweb.server.listener import bind, bind_unix_socket
+
+log = logging.getLogger("aioweb")
+
+READY_FD_VARIABLE = "AIOWEB_READY_FD"
+READY = b"R"
+
+# A worker that dies this soon after it was serving waits this long before
+# its replacement starts: a worker that crashes on its first request then
+# costs a process start a second, not a whole core.
+RESTART_PAUSE = 1.0
+# After a stop signal, workers get their grace period (for requests in flight,
+# then again for the lifespan shutdown) and this much more to exit before
+# they are killed.
+KILL_MARGIN = 5.0
+
+
+def tell_supervisor_ready() -> None:
+    """In a worker: report that it is serving, if a supervisor started it."""
+    ready_fd = os.environ.pop(READY_FD_VARIABLE, None)  # not inherited by the app's children
+    if ready_fd is not None:
+        fd = int(ready_fd)
+        try:
+            os.write(fd, READY)
+        finally:
+            os.close(fd)
+
+
+async def bind_listening(host: str, port: int, uds: str | None, backlog: int
+                         ) -> list[socket.socket]:
+    """The sockets the workers share, listening already: connections made
+    before a worker is up wait in the backlog instead of being refused."""
+    sockets = [bind_unix_socket(uds)] if uds else await bind(host, port)
+    for sock in sockets:
+        sock.listen(backlog)
+    return sockets
+
+
+class Supervisor:
+    """Keeps ``workers`` processes of ``command`` running until told to stop.
+
+    ``command`` is the worker's whole command line, which must include the
+    listening sockets' descriptors (``fds``) as ``--fd`` flags; ``grace`` is
+    the workers' graceful shutdown timeout.
+    """
+
+    def __init__(self, command: list[str], fds: list[int], workers: int, grace: float) -> None:
+        self.command = command
+        self.fds = fds
+        self.workers = workers
+        self.kill_after = 2 * grace + KILL_MARGIN
+        self.processes: dict[int, asyncio.subprocess.Process] = {}  # worker number -> process
+        self.stop_signals: list[signal.Signals] = []
+        self.stopped = asyncio.Event()
+        self.status = 0  # the supervisor's exit status
+        self._kill_timer: asyncio.TimerHandle | None = None
+
+    async def run(self, announce: str) -> int:
+        """Start the workers, keep them running until stopped; the exit status."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop, sig)
+        first_start = [loop.create_future() for _ in range(self.workers)]
+        keepers = [loop.create_task(self._keep_running(number, ready))
+                   for number, ready in enumerate(first_start)]
+        try:
+            # All serving, or one failed to start (it set a result too).
+            if all(await asyncio.gather(*first_start)) and not self.stopped.is_set():
+                log.info("%s with %d workers (supervisor pid %d; press CTRL+C to quit)",
+                         announce, self.workers, os.getpid())
+            await asyncio.gather(*keepers)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            if self._kill_timer is not None:
+                self._kill_timer.cancel()
+        return self.status
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Pass the signal on to every worker; start no more."""
+        self.stop_signals.append(sig)
+        if not self.stopped.is_set():
+            self.stopped.set()
+            self._kill_timer = asyncio.get_running_loop().call_later(self.kill_after,
+                                                                     self._kill_all)
+        for process in self.processes.values():
+            _signal(process, sig)
+
+    def _kill_all(self) -> None:
+        for number, process in self.processes.items():
+            log.warning("worker %d (pid %d) still running after its grace period: killed",
+                        number, process.pid)
+            _signal(process, signal.SIGKILL)
+
+    async def _keep_running(self, number: int, first_start: asyncio.Future[bool]) -> None:
+        """Worker ``number``: start it, and again each time it dies, until stopped."""
+        try:
+            while not self.stopped.is_set():
+                serving, serving_since, status, pid = await self._run_worker(number, first_start)
+                if self.stopped.is_set():
+                    if status != 0:
+                        log.warning("worker %d (pid %d) exited with %s", number, pid,
+                                    _describe(status))
+                        self.status = self.status or 1
+                    return
+                if not serving:
+                    log.error("worker %d (pid %d) exited with %s before serving; stopping",
+                              number, pid, _describe(status))
+                    self.status = status if status > 0 else 1
+                    self.stop()
+                    return
+                log.warning("worker %d (pid %d) exited with %s; starting another",
+                            number, pid, _describe(status))
+                if asyncio.get_running_loop().time() - serving_since < RESTART_PAUSE:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stopped.wait(), RESTART_PAUSE)
+        except OSError as exc:  # no process could be started (out of memory, say)
+            log.error("could not start worker %d: %s; stopping", number, exc)
+            self.status = 1
+            self.stop()
+        finally:
+            if not first_start.done():  # stopped before this worker ever started
+                first_start.set_result(False)
+
+    async def _run_worker(self, number: int, first_start: asyncio.Future[bool]
+                          ) -> tuple[bool, float, int, int]:
+        """One worker process from start to exit: whether it was serving,
+        since when (loop time), its exit status and its pid."""
+        read_end, write_end = os.pipe()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self.command, pass_fds=(*self.fds, write_end), process_group=0,
+                env={**os.environ, READY_FD_VARIABLE: str(write_end)})
+        except OSError:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)  # the worker holds it now: EOF once the worker is gone
+        self.processes[number] = process
+        try:
+            for sig in self.stop_signals:  # a signal came while it was being started
+                _signal(process, sig)
+            serving = await _read_ready(read_end)
+            if not first_start.done():
+                first_start.set_result(serving)
+            serving_since = asyncio.get_running_loop().time()
+            status = await process.wait()
+        finally:
+            del self.processes[number]
+        return serving, serving_since, status, process.pid
+
+
+async def _read_ready(read_end: int) -> bool:
+    """Whether the worker reported it is serving before its end of the pipe closed."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_end, "rb", buffering=0))
+    try:
+        return await reader.read(len(READY)) == READY
+    finally:
+        transport.close()
+
+
+def _signal(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it has just exited
+        process.send_signal(sig)
+
+
+def _describe(status: int) -> str:
+    """An exit status in words: negative ones are the signal that ended the process."""
+    if status < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-status).name}"
+    return f"status {status}"
+
+
+def worker_command(argv: list[str], new_fds: list[int]) -> list[str]:
+    """The command line of a worker: this one, with ``--fd`` for each socket
+    the supervisor bound (none when the command named its own with ``--fd``).
+
+    argparse keeps the last of a repeated option, so ``--workers 1`` appended
+    overrides the supervisor's own ``--workers N``.
+    """
+    command = [sys.executable, "-m", "aioweb", *argv, "--workers", "1"]
+    for fd in new_fds:
+        command += ["--fd", str(fd)]
+    return command

@@ -1,0 +1,294 @@
+"""``aioweb app --workers N`` and ``--fd``: real processes sharing one listening socket."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aioweb.supervisor import KILL_MARGIN, RESTART_PAUSE
+
+TIMEOUT = 15.0
+
+PID_APP = '''
+    import asyncio
+    import os
+    import time
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await receive()
+        seconds = float(scope["query_string"] or 1.0)
+        if scope["path"] == "/block":
+            time.sleep(seconds)  # the whole worker stops: it accepts nothing meanwhile
+        elif scope["path"] == "/slow":
+            await asyncio.sleep(seconds)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+'''
+
+FAILING_STARTUP = '''
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
+'''
+
+
+@pytest.fixture(name="app_dir", scope="module")
+def app_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the test apps as modules."""
+    directory = tmp_path_factory.mktemp("worker_apps")
+    (directory / "pid_app.py").write_text(textwrap.dedent(PID_APP))
+    (directory / "failing_startup.py").write_text(textwrap.dedent(FAILING_STARTUP))
+    (directory / "broken_import.py").write_text("import module_that_does_not_exist_anywhere\n")
+    return directory
+
+
+class Server:
+    """``python -m aioweb ...`` in a session of its own (as a shell's job would be),
+    its stderr read line by line in a thread."""
+
+    def __init__(self, app_dir: Path, *args: str, pass_fds: tuple[int, ...] = ()) -> None:
+        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, "-m", "aioweb", *args, "--app-dir", str(app_dir),
+             "--no-access-log"],
+            stderr=subprocess.PIPE, text=True, start_new_session=True, pass_fds=pass_fds,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str) -> re.Match[str]:
+        """The next stderr line matching ``pattern``."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"no line matching {pattern!r} in {self.seen}")
+            self.seen.append(line)
+            match = re.search(pattern, line)
+            if match is not None:
+                return match
+
+    def exit_status(self) -> int:
+        """Wait for the process to end; its status."""
+        return self.process.wait(timeout=TIMEOUT)
+
+    def all_lines(self) -> list[str]:
+        """Every stderr line, once the process has ended."""
+        self.exit_status()
+        time.sleep(0.1)  # the reader thread catches up with the pipe's end
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return self.seen
+
+
+@pytest.fixture(name="server")
+def server_fixture(app_dir: Path) -> Iterator[Callable[..., Server]]:
+    """Start ``python -m aioweb``: ``server(*args)``; its whole group killed at teardown."""
+    started: list[Server] = []
+
+    def start(*args: str, pass_fds: tuple[int, ...] = ()) -> Server:
+        started.append(Server(app_dir, *args, pass_fds=pass_fds))
+        return started[-1]
+
+    yield start
+    for each in started:
+        if each.process.poll() is None:
+            each.process.kill()
+            each.process.wait()
+
+
+def get(url: str) -> httpx.Response:
+    """One GET on a connection of its own (each may reach a different worker)."""
+    return httpx.get(url, headers={"connection": "close"}, timeout=TIMEOUT)
+
+
+def workers_serving(server: Server, count: int) -> tuple[str, list[int]]:
+    """Wait until the supervisor says all workers serve; the URL and the workers' pids."""
+    pids = [int(server.wait_for(r"\(pid (\d+)\) serving").group(1)) for _ in range(count)]
+    url = server.wait_for(rf"serving \S+ on (\S+) with {count} workers").group(1)
+    return url, pids
+
+
+def gone(pid: int) -> bool:
+    """Whether no process has this pid (a worker reaped by its supervisor)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_workers_share_one_socket(server: Callable[..., Server]) -> None:
+    """Two workers on one port: while one is blocked, the other accepts and answers.
+    SIGTERM to the supervisor: both exit, and so does it, with status 0."""
+    supervisor = server("pid_app:app", "--port", "0", "--workers", "2")
+    url, pids = workers_serving(supervisor, 2)
+    with ThreadPoolExecutor(1) as pool:
+        blocked = pool.submit(get, url + "/block")
+        time.sleep(0.3)  # the blocking request has reached a worker, which now sleeps
+        started = time.monotonic()
+        other = get(url + "/")
+        assert time.monotonic() - started < 0.7, "the other worker should answer at once"
+        first = blocked.result(timeout=TIMEOUT)
+    assert {int(first.text), int(other.text)} == set(pids)
+    supervisor.process.send_signal(signal.SIGTERM)
+    assert supervisor.exit_status() == 0
+    assert all(gone(pid) for pid in pids)
+
+
+def test_a_worker_that_dies_is_replaced(server: Callable[..., Server]) -> None:
+    """kill -9 of a serving worker: the supervisor starts another, which serves."""
+    supervisor = server("pid_app:app", "--port", "0", "--workers", "2")
+    url, pids = workers_serving(supervisor, 2)
+    # The last to start: it was serving for well under RESTART_PAUSE, so its
+    # replacement waits that long first (a crash loop must not take a core).
+    killed = time.monotonic()
+    os.kill(pids[1], signal.SIGKILL)
+    supervisor.wait_for(rf"pid {pids[1]}\) exited with signal SIGKILL; starting another")
+    replacement = int(supervisor.wait_for(r"\(pid (\d+)\) serving").group(1))
+    assert time.monotonic() - killed >= RESTART_PAUSE
+    assert replacement not in pids
+    seen: set[int] = set()
+    for _ in range(200):  # bounded: the kernel picks the worker
+        seen.add(int(get(url).text))
+        if replacement in seen:
+            break
+    assert seen <= {replacement, pids[0]} and replacement in seen
+    supervisor.process.send_signal(signal.SIGINT)
+    assert supervisor.exit_status() == 0
+
+
+def test_ctrl_c_reaches_workers_once(server: Callable[..., Server]) -> None:
+    """SIGINT to the supervisor's whole process group, as a terminal's Ctrl-C: the workers
+    get it once (from the supervisor), so a request in flight still finishes. Were they in
+    the terminal's group too, the second SIGINT would force their shutdown."""
+    supervisor = server("pid_app:app", "--port", "0", "--workers", "2")
+    url, pids = workers_serving(supervisor, 2)
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(get, url + "/slow")
+        time.sleep(0.3)
+        os.killpg(supervisor.process.pid, signal.SIGINT)
+        response = slow.result(timeout=TIMEOUT)
+    assert response.status_code == 200 and int(response.text) in pids
+    assert supervisor.exit_status() == 0
+    assert not any("forcing" in line for line in supervisor.all_lines())
+
+
+def test_a_second_signal_forces_the_workers(server: Callable[..., Server]) -> None:
+    """Ctrl-C twice: the workers stop at once, dropping a request that would take 30 s."""
+    supervisor = server("pid_app:app", "--port", "0", "--workers", "2")
+    url, _ = workers_serving(supervisor, 2)
+    with ThreadPoolExecutor(1) as pool:
+        hanging = pool.submit(get, url + "/slow?30")
+        time.sleep(0.3)
+        started = time.monotonic()
+        supervisor.process.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        supervisor.process.send_signal(signal.SIGINT)
+        with pytest.raises(httpx.TransportError):
+            hanging.result(timeout=TIMEOUT)
+    assert supervisor.exit_status() == 0
+    assert time.monotonic() - started < 5
+    assert any("forcing" in line for line in supervisor.all_lines())
+
+
+def test_a_worker_stuck_past_its_grace_is_killed(server: Callable[..., Server]) -> None:
+    """A worker whose loop is blocked cannot shut down: killed once its grace period (twice,
+    for requests and lifespan) and KILL_MARGIN are over; the supervisor then exits 1."""
+    supervisor = server("pid_app:app", "--port", "0", "--workers", "2",
+                        "--timeout-graceful-shutdown", "0.5")
+    url, pids = workers_serving(supervisor, 2)
+    with ThreadPoolExecutor(1) as pool:
+        blocked = pool.submit(get, url + "/block?60")
+        time.sleep(0.3)
+        started = time.monotonic()
+        supervisor.process.send_signal(signal.SIGTERM)
+        assert supervisor.exit_status() == 1
+        waited = time.monotonic() - started
+        with pytest.raises(httpx.TransportError):
+            blocked.result(timeout=TIMEOUT)
+    assert 2 * 0.5 + KILL_MARGIN - 0.5 <= waited < 2 * 0.5 + KILL_MARGIN + 5
+    assert any("still running after its grace period: killed" in line
+               for line in supervisor.all_lines())
+    assert all(gone(pid) for pid in pids)
+
+
+def test_an_app_that_cannot_load_stops_the_supervisor(server: Callable[..., Server]) -> None:
+    """Workers that fail before serving are not started again: the supervisor exits 1."""
+    supervisor = server("broken_import:app", "--port", "0", "--workers", "2")
+    assert supervisor.exit_status() == 1
+    lines = supervisor.all_lines()
+    assert any("before serving; stopping" in line for line in lines)
+    assert not any("starting another" in line for line in lines)
+
+
+def test_a_failed_startup_exits_with_its_status(server: Callable[..., Server]) -> None:
+    """A lifespan startup failure in the workers: the supervisor exits 3, as one process does."""
+    supervisor = server("failing_startup:app", "--port", "0", "--workers", "2")
+    assert supervisor.exit_status() == 3
+    assert any("no database" in line for line in supervisor.all_lines())
+
+
+def test_unix_socket_with_workers(server: Callable[..., Server], tmp_path: Path) -> None:
+    """--uds with --workers: the supervisor binds the path, the workers serve on it, and
+    the path is removed once all have exited."""
+    path = tmp_path / "aioweb.sock"
+    supervisor = server("pid_app:app", "--uds", str(path), "--workers", "2")
+    url, pids = workers_serving(supervisor, 2)
+    assert url == f"unix:{path}"
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(path))) as client:
+        assert int(client.get("http://localhost/").text) in pids
+    supervisor.process.send_signal(signal.SIGTERM)
+    assert supervisor.exit_status() == 0
+    assert not path.exists()
+
+
+def test_fd_serves_a_socket_it_was_given(server: Callable[..., Server]) -> None:
+    """--fd N: a process serves a listening socket its parent bound (as a supervisor or
+    systemd would), and leaves it open for the parent when it exits."""
+    listening = socket.create_server(("127.0.0.1", 0))
+    try:
+        port = listening.getsockname()[1]
+        fd = listening.fileno()
+        worker = server("pid_app:app", "--fd", str(fd), pass_fds=(fd,))
+        worker.wait_for(rf"serving \S+ on http://127.0.0.1:{port} ")
+        assert int(get(f"http://127.0.0.1:{port}/").text) == worker.process.pid
+        worker.process.send_signal(signal.SIGTERM)
+        assert worker.exit_status() == 0
+        assert listening.getsockname()[1] == port  # still ours, still bound
+    finally:
+        listening.close()
+
+
+def test_fd_that_is_not_a_socket_is_refused(server: Callable[..., Server]) -> None:
+    """--fd naming something other than a socket: a clear error and exit 1."""
+    read_end, write_end = os.pipe()
+    try:
+        worker = server("pid_app:app", "--fd", str(read_end), pass_fds=(read_end,))
+        assert worker.exit_status() == 1
+        assert any("--fd" in line and "not a socket" in line for line in worker.all_lines())
+    finally:
+        os.close(read_end)
+        os.close(write_end)
