@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="gzip compressible responses for clients that accept it (default: on for "
              "native handlers; off for ASGI apps, which decide for themselves, e.g. with "
              "GZipMiddleware)")
+    add("--limit-concurrency", type=int, dest="max_connections", metavar="N",
+        help="connections open at once; past it, 503 (none; Config.max_connections)")
+    add("--limit-max-requests", type=int, dest="max_requests", metavar="N",
+        help="requests served before the process stops gracefully, to be replaced by a "
+             "fresh one under --workers (none; Config.max_requests)")
     for title, flags in CONFIG_FLAGS.items():
         group = parser.add_argument_group(title)
         for flag, field, meaning in flags:
@@ -148,7 +153,9 @@ def make_config(args: argparse.Namespace, interface: Interface) -> Config:
     fields = {field: getattr(args, field)
               for flags in CONFIG_FLAGS.values() for _, field, _ in flags}
     return dataclasses.replace(Config(), host=args.host, port=args.port, gzip=gzip,
-                               debug=args.log_level == "trace", **fields)
+                               debug=args.log_level == "trace",
+                               max_connections=args.max_connections,
+                               max_requests=args.max_requests, **fields)
 
 
 def build_handler(app: object, interface: Interface, args: argparse.Namespace

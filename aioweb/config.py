@@ -48,6 +48,20 @@ class Config:
     # waits (write high-water mark). Same reasoning as body_buffer_size.
     write_buffer_size: int = 64 * 1024
 
+    # --- limits on the load one process takes -----------------------------
+    # Connections open at once; one more is answered 503 (Service Unavailable)
+    # and closed, no handler called. None: bounded only by the process's file
+    # descriptors (ulimit -n), at which accepting pauses (listener.py). Set it
+    # below that to answer a flood rather than leave it queued. Connections
+    # lingering after a refusal count until they close (linger_timeout).
+    max_connections: int | None = None
+    # Requests served before the container stops itself, gracefully, as on
+    # SIGTERM. None: never. Under --workers the supervisor starts a fresh
+    # worker in its place, so memory an app leaks cannot grow without bound
+    # (gunicorn's max_requests). Checked at the timer's tick: a tick's worth of
+    # requests more may be served.
+    max_requests: int | None = None
+
     # --- timeouts (seconds) ----------------------------------------------
     # A new connection that sends nothing is closed after this: it holds a
     # file descriptor and would otherwise hold it forever.

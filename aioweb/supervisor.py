@@ -14,8 +14,9 @@ The supervisor serves nothing itself. What it does:
   ``AIOWEB_READY_FD`` environment variable, the way systemd's
   ``NOTIFY_SOCKET`` works. Once every worker has, the supervisor logs where
   the server listens.
-* **A worker dies** (a crash, the OOM killer, ``kill -9``) after it was
-  serving: another is started in its place. One that exits before it was
+* **A worker ends** after it was serving (a crash, the OOM killer,
+  ``kill -9``, or it served its ``--limit-max-requests``): another is
+  started in its place. One that exits before it was
   serving (the app does not import, its lifespan startup fails) stops them
   all: the next would fail the same way, so the supervisor exits with that
   worker's status instead of starting it again and again.
@@ -148,8 +149,10 @@ class Supervisor:
                     self.status = status if status > 0 else 1
                     self.stop()
                     return
-                log.warning("worker %d (pid %d) exited with %s; starting another",
-                            number, pid, _describe(status))
+                # Status 0 unasked: it served its --limit-max-requests.
+                log.log(logging.INFO if status == 0 else logging.WARNING,
+                        "worker %d (pid %d) exited with %s; starting another",
+                        number, pid, _describe(status))
                 if asyncio.get_running_loop().time() - serving_since < RESTART_PAUSE:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.stopped.wait(), RESTART_PAUSE)

@@ -46,11 +46,11 @@ MEANING: dict[Phase, str] = {
 TRANSITIONS: dict[tuple[Phase, Phase], str] = {
     (Phase.FRESH, Phase.HEAD): "first bytes of a request arrive",
     (Phase.FRESH, Phase.HANDLING): "a whole request head arrives at once",
-    (Phase.FRESH, Phase.CLOSED): "first-byte timeout, or client closes",
+    (Phase.FRESH, Phase.CLOSED): "first-byte timeout, shutdown, or client closes",
     (Phase.HEAD, Phase.HANDLING): "the head completes",
     (Phase.HEAD, Phase.LINGERING): "bad input or head timeout: error response sent",
     (Phase.HEAD, Phase.CLOSED): "client closes",
-    (Phase.FRESH, Phase.LINGERING): "bad input: error response sent",
+    (Phase.FRESH, Phase.LINGERING): "bad input, or over max_connections: error response sent",
     (Phase.HANDLING, Phase.IDLE): "last response written, connection kept",
     (Phase.HANDLING, Phase.HEAD): "last response written, next head half-read",
     (Phase.HANDLING, Phase.LINGERING): "bad pipelined input, or a response sent before "

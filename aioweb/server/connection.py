@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, cast
 from aioweb.errors import ClientDisconnected, HttpError
 from aioweb.http11 import writer
 from aioweb.http11.events import BodyData, EndOfRequest, Rejection
-from aioweb.http11.phases import HANDLING, HEAD, IDLE, Phase
+from aioweb.http11.phases import FRESH, HANDLING, HEAD, IDLE, Phase
 from aioweb.http11.reader import RequestReader
 from aioweb.server.eager import start_eagerly
 from aioweb.server.request import HttpToolsRequest
@@ -46,6 +46,11 @@ if TYPE_CHECKING:
     from aioweb.server.container import ServerState
 
 log = logging.getLogger("aioweb")
+
+# How long a connection that has sent nothing yet when a graceful shutdown
+# begins may take to send its request (see shutdown()): a request already
+# sent arrives within a round trip.
+SHUTDOWN_FIRST_BYTE_WAIT = 0.5
 
 
 class HttpToolsConnection(TransportControl):
@@ -91,9 +96,14 @@ class HttpToolsConnection(TransportControl):
         self.state.connections.add(self)
         if self._debug:
             self._step("connected from %s", self.peer)
-        self._enter(Phase.FRESH)
+        self._enter(FRESH)
+        limit = self.config.max_connections
         if self.state.shutting_down:  # accepted just as the container stopped
             self.shutdown()
+        elif limit is not None and len(self.state.connections) > limit:
+            # Over capacity: answered at once, before its request is read
+            # (the linger reads and drops that), and closed.
+            self._send_rejection(Rejection(503, "too many connections", ""))
 
     def data_received(self, data: bytes) -> None:
         if self._debug:
@@ -183,10 +193,11 @@ class HttpToolsConnection(TransportControl):
                 self._on_rejection(event)  # type: ignore[arg-type]
 
     def _on_head(self, request: HttpToolsRequest) -> None:
-        if self.state.shutting_down or not self._keep_alive:
-            # Arrived after shutdown began (the response in flight will say
-            # Connection: close), or behind a response that closed the
-            # connection: not accepted. Read no further.
+        if (self.state.shutting_down and self.phase is HANDLING) or not self._keep_alive:
+            # Pipelined behind a response in flight when shutdown began (that
+            # response says Connection: close; a connection's first request is
+            # still answered, see shutdown()), or behind a response that
+            # closed the connection: not accepted. Read no further.
             self._reader.finished = True
             return
         if self._debug:
@@ -380,7 +391,13 @@ class HttpToolsConnection(TransportControl):
         response to the last request in flight says ``Connection: close``.
         """
         self._closing = True
-        if self._current is None and not self._waiting:
+        if self.phase is FRESH:
+            # Accepted while the container still accepted: its request may be
+            # on its way, so it gets a moment to arrive and is answered (with
+            # Connection: close) rather than reset. Not first_byte_timeout: a
+            # browser's preconnected sockets would hold up every shutdown.
+            self.deadline = self.loop.time() + SHUTDOWN_FIRST_BYTE_WAIT
+        elif self._current is None and not self._waiting:
             self._close()
 
     def abort(self) -> None:

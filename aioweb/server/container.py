@@ -127,6 +127,10 @@ class HttpToolsContainer(Container):
                 connection.deadline = now + timeout
             else:
                 connection.deadline_passed()
+        limit = self.config.max_requests
+        if limit is not None and state.requests_served >= limit and self._stopping is None:
+            log.info("served %d requests (max_requests %d): stopping", state.requests_served, limit)
+            self._stopping = state.loop.create_task(self._stop(None))
         self._tick = state.loop.call_later(self.config.timer_tick(), self._check_deadlines)
 
     async def serve_forever(self) -> None:

@@ -2,7 +2,8 @@
 
 SIGINT or SIGTERM starts a graceful shutdown (``Container.stop``); a second
 SIGINT forces it, aborting in-flight requests at once, for the impatient
-Ctrl-C Ctrl-C. The process exits 0 after a graceful stop.
+Ctrl-C Ctrl-C. The process exits 0 after a graceful stop, also when the
+container stopped by itself (``Config.max_requests``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aioweb.server.container import HttpToolsContainer
 
@@ -42,8 +43,8 @@ def run_until_signalled(container: HttpToolsContainer, use_uvloop: bool,
 
 
 async def serve_until_signalled(container: HttpToolsContainer,
-                                on_started: Callable[[HttpToolsContainer], None] | None = None,
-                                before_stop: Callable[[], Awaitable[None]] | None = None) -> None:
+                                on_started: Callable[[HttpToolsContainer], None] | None = None
+                                ) -> None:
     """Start, serve until SIGINT/SIGTERM, then stop gracefully."""
     loop = asyncio.get_running_loop()
     await container.start()
@@ -61,10 +62,12 @@ async def serve_until_signalled(container: HttpToolsContainer,
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+    # Until a signal, or until the container stops by itself (Config.max_requests).
+    signalled = loop.create_task(stop_requested.wait())
+    serving = loop.create_task(container.serve_forever())
     try:
-        await stop_requested.wait()
-        if before_stop is not None:
-            await before_stop()
+        await asyncio.wait((signalled, serving), return_when=asyncio.FIRST_COMPLETED)
+        signalled.cancel()
         stopping = loop.create_task(container.stop())
         try:
             await stopping
@@ -73,5 +76,7 @@ async def serve_until_signalled(container: HttpToolsContainer,
                 raise  # we were cancelled ourselves: let it flow
             await container.stop(grace_period=0)
     finally:
+        signalled.cancel()
+        serving.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

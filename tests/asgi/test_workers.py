@@ -292,3 +292,33 @@ def test_fd_that_is_not_a_socket_is_refused(server: Callable[..., Server]) -> No
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_limit_max_requests_ends_one_process(server: Callable[..., Server]) -> None:
+    """--limit-max-requests without workers: the process stops by itself, exit 0."""
+    process = server("pid_app:app", "--port", "0", "--limit-max-requests", "2")
+    url = process.wait_for(r"serving \S+ on (\S+) \(press").group(1)
+    for _ in range(2):
+        assert get(url).status_code == 200
+    assert process.exit_status() == 0
+    assert any("max_requests 2): stopping" in line for line in process.all_lines())
+
+
+def test_workers_are_replaced_after_max_requests(server: Callable[..., Server]) -> None:
+    """--limit-max-requests with --workers: each worker stops after its requests and a
+    fresh one takes its place; every request meanwhile is answered (connections wait in
+    the shared backlog while no worker accepts)."""
+    supervisor = server("pid_app:app", "--port", "0", "--workers", "2",
+                        "--limit-max-requests", "2")
+    url, pids = workers_serving(supervisor, 2)
+    seen = set()
+    for _ in range(16):
+        response = get(url)
+        assert response.status_code == 200
+        seen.add(int(response.text))
+        time.sleep(0.1)  # max_requests is checked at the timer's tick
+    assert len(seen - set(pids)) >= 1, "no worker was replaced"
+    assert any("exited with status 0; starting another" in line for line in supervisor.seen
+               + list(supervisor.lines.queue))
+    supervisor.process.send_signal(signal.SIGTERM)
+    assert supervisor.exit_status() == 0
