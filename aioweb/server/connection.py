@@ -35,6 +35,7 @@ from aioweb.errors import ClientDisconnected, HttpError
 from aioweb.http11 import writer
 from aioweb.http11.events import BodyData, EndOfRequest, Rejection
 from aioweb.http11.phases import FRESH, HANDLING, HEAD, IDLE, Phase
+from aioweb.http11.pipelining import EMPTY_LINE, split_after_heads
 from aioweb.http11.reader import RequestReader
 from aioweb.server.eager import start_eagerly
 from aioweb.server.request import HttpToolsRequest
@@ -157,21 +158,13 @@ class HttpToolsConnection(TransportControl):
     # --- 2. reader events ------------------------------------------------
 
     def _parse(self, data: bytes) -> None:
-        """Feed bytes to the reader and act on the events they complete.
-
-        One read can hold thousands of small pipelined requests, and the
-        parser cannot be stopped half-way through a feed. So the bytes are
-        cut after as many request heads (each ends with an empty line) as the
-        queue has room for; the rest waits, unparsed, with reading paused,
-        until ``_run_waiting`` makes room. Counting the empty lines is one
-        pass in C; body bytes that happen to hold one only cut earlier.
-        """
+        """Feed bytes to the reader and act on the events they complete; what
+        the queue has no room for waits unparsed (see http11/pipelining.py)."""
         room = self._max_pipeline - len(self._waiting)
         # An empty line is 4 bytes: a read of at most 4 * room bytes cannot end
         # more heads than there is room for, and needs no counting.
-        if room <= 0 or (len(data) > 4 * room and data.count(b"\r\n\r\n") > room):
-            cut = _after_heads(data, room)
-            data, self._unparsed = data[:cut], data[cut:]
+        if room <= 0 or (len(data) > 4 * room and data.count(EMPTY_LINE) > room):
+            data, self._unparsed = split_after_heads(data, room)
             self._pause_reading(PIPELINE_FULL)
             if not data:
                 return
@@ -419,11 +412,3 @@ class HttpToolsConnection(TransportControl):
         """Forget the requests waiting their turn, parsed or not: none will be answered."""
         self._waiting.clear()
         self._unparsed = b""
-
-
-def _after_heads(data: bytes, heads: int) -> int:
-    """Where ``data`` ends if cut after its first ``heads`` empty lines (0 for none)."""
-    end = 0
-    for _ in range(heads):
-        end = data.index(b"\r\n\r\n", end) + 4
-    return end
