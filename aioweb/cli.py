@@ -48,7 +48,8 @@ from aioweb.contract import Handler, HandlerFunction
 from aioweb.server.container import HttpToolsContainer
 from aioweb.server.lifecycle import new_event_loop, serve_until_signalled
 from aioweb.server.listener import bind_unix_socket, listening_socket_from_fd, socket_address
-from aioweb.supervisor import Supervisor, bind_listening, tell_supervisor_ready, worker_command
+from aioweb.supervisor import (Supervisor, bind_listening, tell_supervisor_ready,
+                               watching_supervisor, worker_command)
 
 log = logging.getLogger("aioweb")
 
@@ -208,8 +209,11 @@ async def serve(container: HttpToolsContainer, lifespans: list[Lifespan],
                  os.getpid(), args.app, listening_url(host, port, unix))
         tell_supervisor_ready()
 
+    supervisor_gone = asyncio.Event()
     try:
-        await serve_until_signalled(container, on_started=announce)
+        with watching_supervisor(supervisor_gone):
+            await serve_until_signalled(container, on_started=announce,
+                                        stop_requested=supervisor_gone)
     except OSError as exc:  # the address is taken, say
         log.error("could not listen: %s", exc)
         await _shut_down(started, args.graceful_shutdown_timeout)

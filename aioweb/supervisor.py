@@ -20,12 +20,20 @@ The supervisor serves nothing itself. What it does:
   serving (the app does not import, its lifespan startup fails) stops them
   all: the next would fail the same way, so the supervisor exits with that
   worker's status instead of starting it again and again.
-* **SIGINT or SIGTERM** is passed on to every worker, which shuts down
-  gracefully; a second one too (a second Ctrl-C forces a worker's shutdown).
-  The workers run in a process group of their own so that a Ctrl-C in the
-  terminal reaches them once, through the supervisor, not twice. The
-  supervisor exits 0 once every worker has exited 0, and kills those still
-  running well after their grace period.
+* **SIGINT or SIGTERM** is passed on to every worker (as SIGTERM), which
+  shuts down gracefully; a second one too (a second Ctrl-C forces a worker's
+  shutdown); a worker still starting just ends. The workers run in a process
+  group of their own so that a Ctrl-C in the terminal reaches them once,
+  through the supervisor, not twice. The supervisor exits 0 once every
+  worker has exited 0, and kills those still running well after their grace
+  period.
+* **The supervisor ends** without stopping them (``kill -9``, the OOM
+  killer): each worker notices and shuts down gracefully, as on SIGTERM,
+  instead of serving on, orphaned, with nobody to stop it. The supervisor
+  holds the only write end of a pipe (the *lifeline*) whose read end every
+  worker watches, named in ``AIOWEB_LIFELINE_FD``; nothing is ever written
+  to it, and the kernel closes the write end when the supervisor dies,
+  however it dies, so the read end becomes readable (end of file).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Iterator
 
 from aioweb.server.listener import bind, bind_unix_socket
 
@@ -44,6 +53,7 @@ log = logging.getLogger("aioweb")
 
 READY_FD_VARIABLE = "AIOWEB_READY_FD"
 READY = b"R"
+LIFELINE_FD_VARIABLE = "AIOWEB_LIFELINE_FD"
 
 # A worker that dies this soon after it was serving waits this long before
 # its replacement starts: a worker that crashes on its first request then
@@ -64,6 +74,32 @@ def tell_supervisor_ready() -> None:
             os.write(fd, READY)
         finally:
             os.close(fd)
+
+
+@contextlib.contextmanager
+def watching_supervisor(gone: asyncio.Event) -> Iterator[None]:
+    """In a worker started by a supervisor: set ``gone`` if the supervisor
+    ends, while in the block (the worker then stops gracefully)."""
+    lifeline = os.environ.pop(LIFELINE_FD_VARIABLE, None)
+    if lifeline is None:
+        yield
+        return
+    fd = int(lifeline)
+    os.set_inheritable(fd, False)  # not for the app's children: they would hold it open
+    loop = asyncio.get_running_loop()
+    supervisor_pid = os.getppid()  # once it is gone, the parent is another process
+
+    def supervisor_gone() -> None:
+        loop.remove_reader(fd)  # readable for good now: one call is enough
+        log.warning("the supervisor (pid %d) is gone: shutting down", supervisor_pid)
+        gone.set()
+
+    loop.add_reader(fd, supervisor_gone)
+    try:
+        yield
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 async def bind_listening(host: str, port: int, uds: str | None, backlog: int
@@ -90,16 +126,18 @@ class Supervisor:
         self.workers = workers
         self.kill_after = 2 * grace + KILL_MARGIN
         self.processes: dict[int, asyncio.subprocess.Process] = {}  # worker number -> process
-        self.stop_signals: list[signal.Signals] = []
+        self.stop_requests = 0  # stop signals so far: each is passed on
         self.stopped = asyncio.Event()
         self.status = 0  # the supervisor's exit status
         self._kill_timer: asyncio.TimerHandle | None = None
+        self._lifeline = -1  # the read end of the lifeline, once running (see the docstring)
 
     async def run(self, announce: str) -> int:
         """Start the workers, keep them running until stopped; the exit status."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.stop, sig)
+            loop.add_signal_handler(sig, self.stop)
+        self._lifeline, lifeline_write_end = os.pipe()  # the write end is never written
         first_start = [loop.create_future() for _ in range(self.workers)]
         keepers = [loop.create_task(self._keep_running(number, ready))
                    for number, ready in enumerate(first_start)]
@@ -114,17 +152,26 @@ class Supervisor:
                 loop.remove_signal_handler(sig)
             if self._kill_timer is not None:
                 self._kill_timer.cancel()
+            os.close(self._lifeline)
+            os.close(lifeline_write_end)
         return self.status
 
-    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
-        """Pass the signal on to every worker; start no more."""
-        self.stop_signals.append(sig)
+    def stop(self) -> None:
+        """Pass a stop signal on to every worker; start no more.
+
+        It is always SIGTERM, whether SIGINT or SIGTERM came: a worker that
+        serves treats the two alike, and one still starting (importing the
+        app, in its lifespan startup) has no handler for either yet, so SIGINT
+        would print a KeyboardInterrupt traceback per worker where SIGTERM
+        just ends it.
+        """
+        self.stop_requests += 1
         if not self.stopped.is_set():
             self.stopped.set()
             self._kill_timer = asyncio.get_running_loop().call_later(self.kill_after,
                                                                      self._kill_all)
         for process in self.processes.values():
-            _signal(process, sig)
+            _signal(process, signal.SIGTERM)
 
     def _kill_all(self) -> None:
         for number, process in self.processes.items():
@@ -138,7 +185,9 @@ class Supervisor:
             while not self.stopped.is_set():
                 serving, serving_since, status, pid = await self._run_worker(number, first_start)
                 if self.stopped.is_set():
-                    if status != 0:
+                    if not serving and status == -signal.SIGTERM:
+                        log.info("worker %d (pid %d) stopped while starting", number, pid)
+                    elif status != 0:
                         log.warning("worker %d (pid %d) exited with %s", number, pid,
                                     _describe(status))
                         self.status = self.status or 1
@@ -171,8 +220,9 @@ class Supervisor:
         read_end, write_end = os.pipe()
         try:
             process = await asyncio.create_subprocess_exec(
-                *self.command, pass_fds=(*self.fds, write_end), process_group=0,
-                env={**os.environ, READY_FD_VARIABLE: str(write_end)})
+                *self.command, pass_fds=(*self.fds, write_end, self._lifeline),
+                process_group=0, env={**os.environ, READY_FD_VARIABLE: str(write_end),
+                                      LIFELINE_FD_VARIABLE: str(self._lifeline)})
         except OSError:
             os.close(read_end)
             raise
@@ -180,8 +230,8 @@ class Supervisor:
             os.close(write_end)  # the worker holds it now: EOF once the worker is gone
         self.processes[number] = process
         try:
-            for sig in self.stop_signals:  # a signal came while it was being started
-                _signal(process, sig)
+            for _ in range(self.stop_requests):  # they came while it was being started
+                _signal(process, signal.SIGTERM)
             serving = await _read_ready(read_end)
             if not first_start.done():
                 first_start.set_result(serving)

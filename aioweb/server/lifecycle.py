@@ -43,27 +43,33 @@ def run_until_signalled(container: HttpToolsContainer, use_uvloop: bool,
 
 
 async def serve_until_signalled(container: HttpToolsContainer,
-                                on_started: Callable[[HttpToolsContainer], None] | None = None
-                                ) -> None:
-    """Start, serve until SIGINT/SIGTERM, then stop gracefully."""
+                                on_started: Callable[[HttpToolsContainer], None] | None = None,
+                                stop_requested: asyncio.Event | None = None) -> None:
+    """Start, serve until SIGINT/SIGTERM, then stop gracefully.
+
+    ``stop_requested``, when given, is one more way to ask for the graceful
+    stop: setting it does what a first signal does (a worker whose
+    supervisor is gone sets it, see ``aioweb/supervisor.py``).
+    """
     loop = asyncio.get_running_loop()
     await container.start()
     if on_started is not None:
         on_started(container)
-    stop_requested = asyncio.Event()
+    requested = asyncio.Event() if stop_requested is None else stop_requested
     stopping: asyncio.Task[None] | None = None
 
     def on_signal() -> None:
-        if not stop_requested.is_set():
-            stop_requested.set()
+        if not requested.is_set():
+            requested.set()
         elif stopping is not None:  # a second signal: no more patience
             log.warning("second signal: forcing shutdown")
             stopping.cancel()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    # Until a signal, or until the container stops by itself (Config.max_requests).
-    signalled = loop.create_task(stop_requested.wait())
+    # Until a signal (or stop_requested), or until the container stops by
+    # itself (Config.max_requests).
+    signalled = loop.create_task(requested.wait())
     serving = loop.create_task(container.serve_forever())
     try:
         await asyncio.wait((signalled, serving), return_when=asyncio.FIRST_COMPLETED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -48,12 +49,23 @@ FAILING_STARTUP = '''
 '''
 
 
+SLOW_IMPORT = '''
+    import time
+
+    time.sleep(30)  # a big app's imports, or a slow disk
+
+    async def app(scope, receive, send):
+        pass
+'''
+
+
 @pytest.fixture(name="app_dir", scope="module")
 def app_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding the test apps as modules."""
     directory = tmp_path_factory.mktemp("worker_apps")
     (directory / "pid_app.py").write_text(textwrap.dedent(PID_APP))
     (directory / "failing_startup.py").write_text(textwrap.dedent(FAILING_STARTUP))
+    (directory / "slow_import.py").write_text(textwrap.dedent(SLOW_IMPORT))
     (directory / "broken_import.py").write_text("import module_that_does_not_exist_anywhere\n")
     return directory
 
@@ -194,6 +206,58 @@ def test_ctrl_c_reaches_workers_once(server: Callable[..., Server]) -> None:
     assert response.status_code == 200 and int(response.text) in pids
     assert supervisor.exit_status() == 0
     assert not any("forcing" in line for line in supervisor.all_lines())
+
+
+def exited(pid: int) -> bool:
+    """Whether the process has ended: gone, or a zombie (an orphan waits to be reaped
+    by whatever adopted it, which in a container may never happen)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_workers_stop_when_the_supervisor_is_killed(server: Callable[..., Server]) -> None:
+    """kill -9 of the supervisor, which can pass nothing on: its workers notice (the
+    lifeline pipe ends), finish the request in flight and exit, instead of serving on,
+    orphaned; once they have, the port refuses connections."""
+    supervisor = server("pid_app:app", "--port", "0", "--workers", "2")
+    url, pids = workers_serving(supervisor, 2)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(get, url + "/slow")
+            time.sleep(0.3)
+            supervisor.process.kill()
+            response = slow.result(timeout=TIMEOUT)
+        assert response.status_code == 200 and int(response.text) in pids
+        for _ in pids:  # their stderr is still the test's pipe
+            supervisor.wait_for(rf"supervisor \(pid {supervisor.process.pid}\) is gone")
+        deadline = time.monotonic() + TIMEOUT
+        while not all(exited(pid) for pid in pids):
+            assert time.monotonic() < deadline, "the workers are still running"
+            time.sleep(0.05)
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((host, int(port)), timeout=TIMEOUT).close()
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_ctrl_c_while_workers_start(server: Callable[..., Server]) -> None:
+    """Ctrl-C before the workers serve (they are importing the app): they end at once,
+    without a KeyboardInterrupt traceback each, and the supervisor exits 0."""
+    supervisor = server("slow_import:app", "--port", "0", "--workers", "2")
+    time.sleep(1.0)  # both workers are in the import's sleep
+    started = time.monotonic()
+    os.killpg(supervisor.process.pid, signal.SIGINT)
+    assert supervisor.exit_status() == 0
+    assert time.monotonic() - started < 5
+    lines = supervisor.all_lines()
+    assert sum("stopped while starting" in line for line in lines) == 2
+    assert not any("Traceback" in line or "KeyboardInterrupt" in line for line in lines)
 
 
 def test_a_second_signal_forces_the_workers(server: Callable[..., Server]) -> None:
