@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import queue
-import re
+import functools
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from .command import AiowebCommand, started_commands
 
 STARTUP_TIMEOUT = 10.0
 
@@ -86,34 +85,11 @@ def app_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-class Cli:
-    """One ``python -m aioweb`` process, its stderr read line by line in a thread."""
+class Cli(AiowebCommand):
+    """``python -m aioweb ...`` with its stdout captured too (where apps print)."""
 
     def __init__(self, app_dir: Path, *args: str) -> None:
-        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-m", "aioweb", *args, "--app-dir", str(app_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for(self, pattern: str) -> re.Match[str]:
-        """The first stderr line matching ``pattern``."""
-        while True:
-            try:
-                line = self.lines.get(timeout=STARTUP_TIMEOUT)
-            except queue.Empty:
-                pytest.fail(f"no line matching {pattern!r} in {self.seen}")
-            self.seen.append(line)
-            match = re.search(pattern, line)
-            if match is not None:
-                return match
+        super().__init__(app_dir, *args, stdout=subprocess.PIPE)
 
     def started(self) -> str:
         """Wait for the startup line; return the URL it names."""
@@ -125,28 +101,11 @@ class Cli:
         stdout, _ = self.process.communicate(timeout=STARTUP_TIMEOUT)
         return self.process.returncode, stdout
 
-    def rest(self) -> list[str]:
-        """Every stderr line read after the process ended."""
-        while not self.lines.empty():
-            self.seen.append(self.lines.get())
-        return self.seen
-
 
 @pytest.fixture(name="cli")
 def cli_fixture(app_dir: Path) -> Iterator[Callable[..., Cli]]:
     """Start ``python -m aioweb``: ``cli(*args)``; killed at teardown if still running."""
-    started: list[Cli] = []
-
-    def start(*args: str) -> Cli:
-        process = Cli(app_dir, *args)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.process.poll() is None:
-            process.process.kill()
-            process.process.wait()
+    yield from started_commands(functools.partial(Cli, app_dir))
 
 
 def run(app_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -202,7 +161,7 @@ def test_native_handler_is_detected(cli: Callable[..., Cli]) -> None:
     assert httpx.post(url + "/hi", content=b"x" * 100).status_code == 413  # the limit flag
     status, _ = server.stop()
     assert status == 0
-    assert not [line for line in server.rest() if "GET /hi" in line]
+    assert not [line for line in server.all_lines() if "GET /hi" in line]
 
 
 @pytest.mark.parametrize("eager", [False, True])

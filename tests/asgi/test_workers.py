@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
-import re
 import signal
 import socket
-import subprocess
-import sys
 import textwrap
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +16,7 @@ import httpx
 import pytest
 
 from aioweb.supervisor import KILL_MARGIN, RESTART_PAUSE
-
-TIMEOUT = 15.0
+from .command import TIMEOUT, AiowebCommand, started_commands
 
 PID_APP = '''
     import asyncio
@@ -70,65 +64,15 @@ def app_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-class Server:
-    """``python -m aioweb ...`` in a session of its own (as a shell's job would be),
-    its stderr read line by line in a thread."""
-
-    def __init__(self, app_dir: Path, *args: str, pass_fds: tuple[int, ...] = ()) -> None:
-        self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-m", "aioweb", *args, "--app-dir", str(app_dir),
-             "--no-access-log"],
-            stderr=subprocess.PIPE, text=True, start_new_session=True, pass_fds=pass_fds,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for(self, pattern: str) -> re.Match[str]:
-        """The next stderr line matching ``pattern``."""
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                pytest.fail(f"no line matching {pattern!r} in {self.seen}")
-            self.seen.append(line)
-            match = re.search(pattern, line)
-            if match is not None:
-                return match
-
-    def exit_status(self) -> int:
-        """Wait for the process to end; its status."""
-        return self.process.wait(timeout=TIMEOUT)
-
-    def all_lines(self) -> list[str]:
-        """Every stderr line, once the process has ended."""
-        self.exit_status()
-        time.sleep(0.1)  # the reader thread catches up with the pipe's end
-        while not self.lines.empty():
-            self.seen.append(self.lines.get())
-        return self.seen
-
-
 @pytest.fixture(name="server")
-def server_fixture(app_dir: Path) -> Iterator[Callable[..., Server]]:
-    """Start ``python -m aioweb``: ``server(*args)``; its whole group killed at teardown."""
-    started: list[Server] = []
+def server_fixture(app_dir: Path) -> Iterator[Callable[..., AiowebCommand]]:
+    """Start ``python -m aioweb`` without its access log, in a session of its own (as a
+    shell's job would be): ``server(*args, pass_fds=...)``; killed at teardown."""
+    def start(*args: str, pass_fds: tuple[int, ...] = ()) -> AiowebCommand:
+        return AiowebCommand(app_dir, *args, "--no-access-log", start_new_session=True,
+                             pass_fds=pass_fds)
 
-    def start(*args: str, pass_fds: tuple[int, ...] = ()) -> Server:
-        started.append(Server(app_dir, *args, pass_fds=pass_fds))
-        return started[-1]
-
-    yield start
-    for each in started:
-        if each.process.poll() is None:
-            each.process.kill()
-            each.process.wait()
+    yield from started_commands(start)
 
 
 def get(url: str) -> httpx.Response:
@@ -136,7 +80,7 @@ def get(url: str) -> httpx.Response:
     return httpx.get(url, headers={"connection": "close"}, timeout=TIMEOUT)
 
 
-def workers_serving(server: Server, count: int) -> tuple[str, list[int]]:
+def workers_serving(server: AiowebCommand, count: int) -> tuple[str, list[int]]:
     """Wait until the supervisor says all workers serve; the URL and the workers' pids."""
     pids = [int(server.wait_for(r"\(pid (\d+)\) serving").group(1)) for _ in range(count)]
     url = server.wait_for(rf"serving \S+ on (\S+) with {count} workers").group(1)
@@ -152,7 +96,7 @@ def gone(pid: int) -> bool:
     return False
 
 
-def test_workers_share_one_socket(server: Callable[..., Server]) -> None:
+def test_workers_share_one_socket(server: Callable[..., AiowebCommand]) -> None:
     """Two workers on one port: while one is blocked, the other accepts and answers.
     SIGTERM to the supervisor: both exit, and so does it, with status 0."""
     supervisor = server("pid_app:app", "--port", "0", "--workers", "2")
@@ -170,7 +114,7 @@ def test_workers_share_one_socket(server: Callable[..., Server]) -> None:
     assert all(gone(pid) for pid in pids)
 
 
-def test_a_worker_that_dies_is_replaced(server: Callable[..., Server]) -> None:
+def test_a_worker_that_dies_is_replaced(server: Callable[..., AiowebCommand]) -> None:
     """kill -9 of a serving worker: the supervisor starts another, which serves."""
     supervisor = server("pid_app:app", "--port", "0", "--workers", "2")
     url, pids = workers_serving(supervisor, 2)
@@ -192,7 +136,7 @@ def test_a_worker_that_dies_is_replaced(server: Callable[..., Server]) -> None:
     assert supervisor.exit_status() == 0
 
 
-def test_ctrl_c_reaches_workers_once(server: Callable[..., Server]) -> None:
+def test_ctrl_c_reaches_workers_once(server: Callable[..., AiowebCommand]) -> None:
     """SIGINT to the supervisor's whole process group, as a terminal's Ctrl-C: the workers
     get it once (from the supervisor), so a request in flight still finishes. Were they in
     the terminal's group too, the second SIGINT would force their shutdown."""
@@ -218,7 +162,7 @@ def exited(pid: int) -> bool:
         return True
 
 
-def test_workers_stop_when_the_supervisor_is_killed(server: Callable[..., Server]) -> None:
+def test_workers_stop_when_the_supervisor_is_killed(server: Callable[..., AiowebCommand]) -> None:
     """kill -9 of the supervisor, which can pass nothing on: its workers notice (the
     lifeline pipe ends), finish the request in flight and exit, instead of serving on,
     orphaned; once they have, the port refuses connections."""
@@ -246,7 +190,7 @@ def test_workers_stop_when_the_supervisor_is_killed(server: Callable[..., Server
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_ctrl_c_while_workers_start(server: Callable[..., Server]) -> None:
+def test_ctrl_c_while_workers_start(server: Callable[..., AiowebCommand]) -> None:
     """Ctrl-C before the workers serve (they are importing the app): they end at once,
     without a KeyboardInterrupt traceback each, and the supervisor exits 0."""
     supervisor = server("slow_import:app", "--port", "0", "--workers", "2")
@@ -260,7 +204,7 @@ def test_ctrl_c_while_workers_start(server: Callable[..., Server]) -> None:
     assert not any("Traceback" in line or "KeyboardInterrupt" in line for line in lines)
 
 
-def test_a_second_signal_forces_the_workers(server: Callable[..., Server]) -> None:
+def test_a_second_signal_forces_the_workers(server: Callable[..., AiowebCommand]) -> None:
     """Ctrl-C twice: the workers stop at once, dropping a request that would take 30 s."""
     supervisor = server("pid_app:app", "--port", "0", "--workers", "2")
     url, _ = workers_serving(supervisor, 2)
@@ -278,7 +222,7 @@ def test_a_second_signal_forces_the_workers(server: Callable[..., Server]) -> No
     assert any("forcing" in line for line in supervisor.all_lines())
 
 
-def test_a_worker_stuck_past_its_grace_is_killed(server: Callable[..., Server]) -> None:
+def test_a_worker_stuck_past_its_grace_is_killed(server: Callable[..., AiowebCommand]) -> None:
     """A worker whose loop is blocked cannot shut down: killed once its grace period (twice,
     for requests and lifespan) and KILL_MARGIN are over; the supervisor then exits 1."""
     supervisor = server("pid_app:app", "--port", "0", "--workers", "2",
@@ -299,7 +243,7 @@ def test_a_worker_stuck_past_its_grace_is_killed(server: Callable[..., Server]) 
     assert all(gone(pid) for pid in pids)
 
 
-def test_an_app_that_cannot_load_stops_the_supervisor(server: Callable[..., Server]) -> None:
+def test_an_app_that_cannot_load_stops_the_supervisor(server: Callable[..., AiowebCommand]) -> None:
     """Workers that fail before serving are not started again: the supervisor exits 1."""
     supervisor = server("broken_import:app", "--port", "0", "--workers", "2")
     assert supervisor.exit_status() == 1
@@ -308,14 +252,14 @@ def test_an_app_that_cannot_load_stops_the_supervisor(server: Callable[..., Serv
     assert not any("starting another" in line for line in lines)
 
 
-def test_a_failed_startup_exits_with_its_status(server: Callable[..., Server]) -> None:
+def test_a_failed_startup_exits_with_its_status(server: Callable[..., AiowebCommand]) -> None:
     """A lifespan startup failure in the workers: the supervisor exits 3, as one process does."""
     supervisor = server("failing_startup:app", "--port", "0", "--workers", "2")
     assert supervisor.exit_status() == 3
     assert any("no database" in line for line in supervisor.all_lines())
 
 
-def test_unix_socket_with_workers(server: Callable[..., Server], tmp_path: Path) -> None:
+def test_unix_socket_with_workers(server: Callable[..., AiowebCommand], tmp_path: Path) -> None:
     """--uds with --workers: the supervisor binds the path, the workers serve on it, and
     the path is removed once all have exited."""
     path = tmp_path / "aioweb.sock"
@@ -329,7 +273,7 @@ def test_unix_socket_with_workers(server: Callable[..., Server], tmp_path: Path)
     assert not path.exists()
 
 
-def test_fd_serves_a_socket_it_was_given(server: Callable[..., Server]) -> None:
+def test_fd_serves_a_socket_it_was_given(server: Callable[..., AiowebCommand]) -> None:
     """--fd N: a process serves a listening socket its parent bound (as a supervisor or
     systemd would), and leaves it open for the parent when it exits."""
     listening = socket.create_server(("127.0.0.1", 0))
@@ -346,7 +290,7 @@ def test_fd_serves_a_socket_it_was_given(server: Callable[..., Server]) -> None:
         listening.close()
 
 
-def test_fd_that_is_not_a_socket_is_refused(server: Callable[..., Server]) -> None:
+def test_fd_that_is_not_a_socket_is_refused(server: Callable[..., AiowebCommand]) -> None:
     """--fd naming something other than a socket: a clear error and exit 1."""
     read_end, write_end = os.pipe()
     try:
@@ -358,7 +302,7 @@ def test_fd_that_is_not_a_socket_is_refused(server: Callable[..., Server]) -> No
         os.close(write_end)
 
 
-def test_limit_max_requests_ends_one_process(server: Callable[..., Server]) -> None:
+def test_limit_max_requests_ends_one_process(server: Callable[..., AiowebCommand]) -> None:
     """--limit-max-requests without workers: the process stops by itself, exit 0."""
     process = server("pid_app:app", "--port", "0", "--limit-max-requests", "2")
     url = process.wait_for(r"serving \S+ on (\S+) \(press").group(1)
@@ -368,7 +312,7 @@ def test_limit_max_requests_ends_one_process(server: Callable[..., Server]) -> N
     assert any("max_requests 2): stopping" in line for line in process.all_lines())
 
 
-def test_workers_are_replaced_after_max_requests(server: Callable[..., Server]) -> None:
+def test_workers_are_replaced_after_max_requests(server: Callable[..., AiowebCommand]) -> None:
     """--limit-max-requests with --workers: each worker stops after its requests and a
     fresh one takes its place; every request meanwhile is answered (connections wait in
     the shared backlog while no worker accepts)."""
