@@ -10,8 +10,8 @@ What it does, in order — the frame around every request's life:
    everything, only when it is on (``--no-access-log`` costs nothing);
 3. run each ASGI app's lifespan startup; if one fails, exit 3 without
    ever listening;
-4. listen (TCP, or a Unix socket with ``--uds``), log where, serve until
-   SIGINT/SIGTERM, shut down gracefully;
+4. listen (TCP, or a Unix socket with ``--uds``; HTTPS with ``--ssl-certfile``),
+   log where, serve until SIGINT/SIGTERM, shut down gracefully;
 5. run the lifespan shutdowns, exit 0.
 
 With ``--workers N`` (N > 1) the process does none of that itself: it binds,
@@ -33,6 +33,7 @@ import logging
 import os
 import platform
 import socket
+import ssl
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
@@ -48,6 +49,7 @@ from aioweb.contract import Handler, HandlerFunction
 from aioweb.server.container import HttpToolsContainer
 from aioweb.server.lifecycle import new_event_loop, serve_until_signalled
 from aioweb.server.listener import bind_unix_socket, listening_socket_from_fd, socket_address
+from aioweb.server.tls import CLIENT_CERTIFICATES, server_context
 from aioweb.supervisor import (Supervisor, bind_listening, tell_supervisor_ready,
                                watching_supervisor, worker_command)
 
@@ -80,6 +82,7 @@ CONFIG_FLAGS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("--timeout-head", "head_timeout", "a whole request head"),
         ("--timeout-body", "body_timeout", "a request body that stalls"),
         ("--timeout-send", "send_timeout", "a client that stops reading the response"),
+        ("--timeout-tls-handshake", "tls_handshake_timeout", "a TLS client's handshake"),
     ),
     "limits": (
         ("--backlog", "backlog", "connections waiting to be accepted"),
@@ -138,6 +141,22 @@ def build_parser() -> argparse.ArgumentParser:
     add("--limit-max-requests", type=int, dest="max_requests", metavar="N",
         help="requests served before the process stops gracefully, to be replaced by a "
              "fresh one under --workers (none; Config.max_requests)")
+    tls = parser.add_argument_group("TLS (HTTPS; see aioweb/server/tls.py)")
+    tls.add_argument("--ssl-certfile", metavar="PATH",
+                     help="the server's certificate chain (PEM): serve HTTPS")
+    tls.add_argument("--ssl-keyfile", metavar="PATH",
+                     help="its private key (PEM), unless the certfile holds it")
+    tls.add_argument("--ssl-keyfile-password", metavar="PASSWORD",
+                     help="the password of an encrypted private key")
+    tls.add_argument("--ssl-ca-certs", metavar="PATH",
+                     help="certificate authorities that client certificates are checked against")
+    tls.add_argument("--ssl-cert-reqs", type=client_certificates, default="none",
+                     metavar="{none,optional,required}",
+                     help="whether clients must show a certificate (none; uvicorn's 0, 1, 2 "
+                          "work too)")
+    tls.add_argument("--ssl-ciphers", metavar="LIST",
+                     help="OpenSSL cipher list (Python's defaults for TLS 1.2; TLS 1.3's are "
+                          "OpenSSL's)")
     for title, flags in CONFIG_FLAGS.items():
         group = parser.add_argument_group(title)
         for flag, field, meaning in flags:
@@ -146,6 +165,25 @@ def build_parser() -> argparse.ArgumentParser:
             group.add_argument(flag, type=type(default), dest=field, default=default,
                                metavar="N", help=f"{meaning} ({shown}; Config.{field})")
     return parser
+
+
+def client_certificates(value: str) -> str:
+    """--ssl-cert-reqs: a name of tls.CLIENT_CERTIFICATES, or uvicorn's number for it."""
+    names = list(CLIENT_CERTIFICATES)
+    if value.isdigit() and int(value) < len(names):
+        return names[int(value)]
+    if value not in names:
+        raise argparse.ArgumentTypeError(f"not one of {', '.join(names)}: {value!r}")
+    return value
+
+
+def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The TLS flags' context, or None without --ssl-certfile; OSError
+    (ssl.SSLError is one) when the files cannot be loaded."""
+    if args.ssl_certfile is None:
+        return None
+    return server_context(args.ssl_certfile, args.ssl_keyfile, args.ssl_keyfile_password,
+                          args.ssl_ca_certs, args.ssl_cert_reqs, args.ssl_ciphers)
 
 
 def make_config(args: argparse.Namespace, interface: Interface) -> Config:
@@ -183,11 +221,12 @@ def build_handler(app: object, interface: Interface, args: argparse.Namespace
     return handler, found
 
 
-def listening_url(host: str, port: int, unix: bool) -> str:
+def listening_url(host: str, port: int, unix: bool, tls: bool = False) -> str:
     """Where a server listens, as its startup line says it."""
     if unix:
         return f"unix:{host}"  # a Unix socket's address is its path (see Container.address)
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 async def serve(container: HttpToolsContainer, lifespans: list[Lifespan],
@@ -205,8 +244,9 @@ async def serve(container: HttpToolsContainer, lifespans: list[Lifespan],
 
     def announce(server: HttpToolsContainer) -> None:
         host, port = server.address
+        url = listening_url(host, port, unix, tls=args.ssl_certfile is not None)
         log.info("aioweb %s (pid %d) serving %s on %s (press CTRL+C to quit)", __version__,
-                 os.getpid(), args.app, listening_url(host, port, unix))
+                 os.getpid(), args.app, url)
         tell_supervisor_ready()
 
     supervisor_gone = asyncio.Event()
@@ -238,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.ssl_certfile is None and (args.ssl_keyfile or args.ssl_ca_certs):
+        parser.error("--ssl-keyfile and --ssl-ca-certs need --ssl-certfile")
     logging.basicConfig(level=LOG_LEVELS[args.log_level], stream=sys.stderr,
                         format="%(levelname)s: %(message)s")
     if args.workers > 1:
@@ -258,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     mode: LifespanMode = args.lifespan
     lifespans = [Lifespan(inner.app, mode, inner.state) for inner in asgi_handlers]
     try:
+        tls = tls_context(args)
+    except OSError as exc:
+        log.error("could not load the TLS certificate or key: %s", exc)
+        return EXIT_LOAD_FAILED
+    try:
         if args.fd:
             sockets = [listening_socket_from_fd(fd) for fd in args.fd]
         else:
@@ -266,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("could not listen: %s", exc)
         return EXIT_LOAD_FAILED
     unix = bool(sockets) and sockets[0].family == socket.AF_UNIX
-    container = HttpToolsContainer(handler, make_config(args, interface), sockets=sockets)
+    container = HttpToolsContainer(handler, make_config(args, interface), sockets=sockets,
+                                   tls=tls)
     use_uvloop = args.loop == "uvloop" or (
         args.loop == "auto" and importlib.util.find_spec("uvloop") is not None)
     loop = new_event_loop(use_uvloop)
@@ -292,7 +340,8 @@ def supervise(args: argparse.Namespace, argv: list[str]) -> int:
             return EXIT_LOAD_FAILED
         fds = [sock.fileno() for sock in sockets]
         address = socket_address(sockets[0].getsockname())
-        where = (listening_url(*address, unix=False) if address is not None
+        where = (listening_url(*address, unix=False, tls=args.ssl_certfile is not None)
+                 if address is not None
                  else listening_url(str(sockets[0].getsockname()), 0, unix=True))
         try:
             supervisor = Supervisor(worker_command(argv, [] if args.fd else fds), fds,

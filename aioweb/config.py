@@ -86,6 +86,11 @@ class Config:
     # this long before closing, so the client reads the error instead of a
     # reset caused by the body it was still sending (nginx's lingering close).
     linger_timeout: float = 2.0
+    # With TLS (HttpToolsContainer's tls=): how long a client may take from
+    # connecting to the end of its TLS handshake, a few round trips. A client
+    # that connects and never completes it would hold a socket, and the
+    # loop's default waits a whole minute (asyncio's and uvloop's 60 s).
+    tls_handshake_timeout: float = 10.0
     # Graceful shutdown: how long in-flight requests may take to finish.
     graceful_shutdown_timeout: float = 10.0
 

@@ -145,6 +145,13 @@ class Request(abc.ABC):
 
     @property
     @abc.abstractmethod
+    def scheme(self) -> str:
+        """``"https"`` when the connection is TLS, else ``"http"``: how the client
+        reached this server (a proxy in front may have been reached otherwise;
+        the ASGI adapter's ``proxies`` says so in the scope)."""
+
+    @property
+    @abc.abstractmethod
     def client(self) -> tuple[str, int] | None:
         """The peer's (host, port), or None where the socket has none (Unix sockets)."""
 

@@ -22,7 +22,8 @@ The supervisor serves nothing itself. What it does:
   worker's status instead of starting it again and again.
 * **SIGINT or SIGTERM** is passed on to every worker (as SIGTERM), which
   shuts down gracefully; a second one too (a second Ctrl-C forces a worker's
-  shutdown); a worker still starting just ends. The workers run in a process
+  shutdown); a worker still starting, or past its graceful stop and
+  exiting, has no handler for it and just ends. The workers run in a process
   group of their own so that a Ctrl-C in the terminal reaches them once,
   through the supervisor, not twice. The supervisor exits 0 once every
   worker has exited 0, and kills those still running well after their grace
@@ -71,7 +72,8 @@ def tell_supervisor_ready() -> None:
     if ready_fd is not None:
         fd = int(ready_fd)
         try:
-            os.write(fd, READY)
+            with contextlib.suppress(BrokenPipeError):  # it is gone: the lifeline tells
+                os.write(fd, READY)
         finally:
             os.close(fd)
 
@@ -185,8 +187,12 @@ class Supervisor:
             while not self.stopped.is_set():
                 serving, serving_since, status, pid = await self._run_worker(number, first_start)
                 if self.stopped.is_set():
-                    if not serving and status == -signal.SIGTERM:
-                        log.info("worker %d (pid %d) stopped while starting", number, pid)
+                    if status == -signal.SIGTERM:
+                        # The SIGTERM passed on found no handler: the worker was
+                        # still starting, or past its graceful stop, exiting.
+                        log.info("worker %d (pid %d) %s", number, pid,
+                                 "stopped while starting" if not serving
+                                 else "ended by SIGTERM after its graceful stop")
                     elif status != 0:
                         log.warning("worker %d (pid %d) exited with %s", number, pid,
                                     _describe(status))

@@ -30,6 +30,7 @@ import concurrent.futures
 import importlib.util
 import os
 import socket
+import ssl
 import struct
 import sys
 from collections.abc import Callable, Iterator
@@ -127,10 +128,11 @@ def make_event() -> Callable[[], CrossThreadEvent]:
 class ServerThread(LoopThread):
     """An :class:`HttpToolsContainer` serving on its own loop in a background thread."""
 
-    def __init__(self, handler: Any, loop_kind: str, config: Config) -> None:
+    def __init__(self, handler: Any, loop_kind: str, config: Config,
+                 tls: ssl.SSLContext | None = None) -> None:
         super().__init__(loop_kind, f"aioweb-{loop_kind}", SOCKET_TIMEOUT)
         self.config = config
-        self.container = HttpToolsContainer(handler, config)
+        self.container = HttpToolsContainer(handler, config, tls=tls)
         self._stopping: concurrent.futures.Future[int] | None = None
 
     async def starting(self) -> None:
@@ -216,17 +218,18 @@ class ServerThread(LoopThread):
 
 @pytest.fixture
 def serve(loop_kind: str) -> Iterator[Callable[..., ServerThread]]:
-    """Start a container: ``serve(handler, **config_overrides)`` → ServerThread.
+    """Start a container: ``serve(handler, tls=None, **config_overrides)`` → ServerThread.
 
-    Port 0 always; ``graceful_shutdown_timeout`` defaults to 1 s. At teardown
+    Port 0 always; ``graceful_shutdown_timeout`` defaults to 1 s; ``tls``, a
+    server-side ``ssl.SSLContext``, makes it serve HTTPS. At teardown
     each server is stopped gracefully, and the test fails if a connection
     remained open after stop() or the loop reported an error.
     """
     servers: list[ServerThread] = []
 
-    def start(handler: Any, **overrides: Any) -> ServerThread:
+    def start(handler: Any, tls: ssl.SSLContext | None = None, **overrides: Any) -> ServerThread:
         overrides.setdefault("graceful_shutdown_timeout", TEST_GRACE_PERIOD)
-        server = ServerThread(handler, loop_kind, Config(port=0, **overrides))
+        server = ServerThread(handler, loop_kind, Config(port=0, **overrides), tls)
         servers.append(server)
         server.start()
         return server
@@ -262,13 +265,15 @@ class RawClient:
     """
 
     def __init__(self, address: tuple[str, int], timeout: float = SOCKET_TIMEOUT,
-                 receive_buffer: int | None = None) -> None:
+                 receive_buffer: int | None = None, tls: ssl.SSLContext | None = None) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if receive_buffer is not None:  # before connect, so the window starts small
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(timeout)
         sock.connect(address)
+        if tls is not None:  # a client-side context: TLS over the connection (the handshake here)
+            sock = tls.wrap_socket(sock, server_hostname=address[0])
         self.sock = sock
         self.timeout = timeout
         self._parser = ResponseParser()
@@ -326,7 +331,7 @@ class RawClient:
             return False
         try:
             data = self.sock.recv(256 * 1024)
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLEOFError):  # (TLS: closed without close_notify)
             data = b""
         if not data:
             self.eof = True
@@ -393,7 +398,8 @@ class RawClient:
 
 @pytest.fixture
 def connect() -> Iterator[Callable[..., RawClient]]:
-    """``connect(address, timeout=..., receive_buffer=...)`` → RawClient, closed at teardown."""
+    """``connect(address, timeout=..., receive_buffer=..., tls=...)`` → RawClient, closed
+    at teardown (``tls``: a client-side ``ssl.SSLContext``, for HTTPS)."""
     clients: list[RawClient] = []
 
     def open_client(address: tuple[str, int], **options: Any) -> RawClient:

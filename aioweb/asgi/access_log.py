@@ -79,7 +79,7 @@ class AccessLog(Handler):
         return result
 
 
-class _RecordingRequest(Request):
+class _RecordingRequest(Request):  # pylint: disable=too-many-public-methods  # (the contract's)
     """The request as the wrapped handler sees it: the same, but it notes the status it answers."""
 
     __slots__ = ("_inner", "logged")
@@ -146,6 +146,10 @@ class _RecordingRequest(Request):
     @property
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         return self._inner.raw_headers
+
+    @property
+    def scheme(self) -> str:
+        return self._inner.scheme
 
     @property
     def client(self) -> tuple[str, int] | None:

@@ -107,7 +107,7 @@ class AsgiHandler(Handler):
         for name, value in request.raw_headers:
             headers.append((name.lower(), value))
         client = request.client
-        scheme = "http"
+        scheme = request.scheme
         if self.proxies is not None:
             client, scheme = self.proxies.apply(client, headers, scheme)
         root_path = self.root_path

@@ -17,6 +17,7 @@ import asyncio
 import functools
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Iterable, Sequence
 
@@ -28,6 +29,7 @@ from aioweb.server.connection import HttpToolsConnection
 from aioweb.server.transport_control import ARM_AT_NEXT_TICK
 from aioweb.server.listener import Listener, bind, socket_address
 from aioweb.server.respond import HandlerCall
+from aioweb.server.tls import tls_options
 from aioweb.server.trace import Tracer
 
 log = logging.getLogger("aioweb")
@@ -37,9 +39,10 @@ class ServerState:
     """What every connection of one container reads or updates."""
 
     def __init__(self, config: Config, handler: Handler | HandlerFunction,
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop, scheme: str = "http") -> None:
         self.config = config
         self.loop = loop
+        self.scheme = scheme  # every request's Request.scheme: "https" with TLS
         if isinstance(handler, Handler):
             self.handler: HandlerCall = handler.handle
             self.eager = config.eager_handlers and handler.runs_eagerly
@@ -84,14 +87,18 @@ class HttpToolsContainer(Container):
 
     It binds ``config.host`` and ``config.port``, unless given ``sockets``
     already bound (a Unix socket, or what a supervisor or systemd handed down,
-    see ``aioweb/supervisor.py``): it listens on those instead.
+    see ``aioweb/supervisor.py``): it listens on those instead. Given ``tls``
+    (a server-side ``ssl.SSLContext``, see ``tls.py``), every connection is
+    TLS: HTTPS.
     """
 
     def __init__(self, handler: Handler | HandlerFunction, config: Config | None = None,
-                 sockets: Sequence[socket.socket] = ()) -> None:
+                 sockets: Sequence[socket.socket] = (), tls: ssl.SSLContext | None = None
+                 ) -> None:
         self._handler = handler
         self.config = config or Config()
         self._sockets = list(sockets)
+        self._tls = tls
         self._listeners: list[Listener] = []
         self._state: ServerState | None = None
         self._tick: asyncio.TimerHandle | None = None
@@ -101,10 +108,12 @@ class HttpToolsContainer(Container):
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        state = self._state = ServerState(self.config, self._handler, loop)
+        state = self._state = ServerState(self.config, self._handler, loop,
+                                          "http" if self._tls is None else "https")
         sockets = self._sockets or await bind(self.config.host, self.config.port)
+        tls = None if self._tls is None else tls_options(self._tls, self.config)
         self._listeners = [Listener(sock, loop, functools.partial(HttpToolsConnection, state),
-                                    self.config.backlog) for sock in sockets]
+                                    self.config.backlog, tls) for sock in sockets]
         for listener in self._listeners:
             listener.start()
         sockname = sockets[0].getsockname()
@@ -149,6 +158,8 @@ class HttpToolsContainer(Container):
                 connection.abort()
             for task in list(self._state.handler_tasks):
                 task.cancel()
+            for listener in self._listeners:
+                listener.abandon_handshakes()
         await asyncio.shield(self._stopping)  # a second stop() waits for the first
 
     async def _stop(self, grace_period: float | None) -> None:
@@ -162,7 +173,7 @@ class HttpToolsContainer(Container):
         for listener in self._listeners:  # 1. stop accepting
             listener.close()
         for listener in self._listeners:  # connections accepted just now get made (and shut down)
-            await listener.wait_closed()
+            await listener.wait_closed(max(0.0, deadline - state.loop.time()))
         connections = list(state.connections)
         if connections:
             state.all_closed.clear()

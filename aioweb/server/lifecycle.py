@@ -53,8 +53,6 @@ async def serve_until_signalled(container: HttpToolsContainer,
     """
     loop = asyncio.get_running_loop()
     await container.start()
-    if on_started is not None:
-        on_started(container)
     requested = asyncio.Event() if stop_requested is None else stop_requested
     stopping: asyncio.Task[None] | None = None
 
@@ -67,6 +65,10 @@ async def serve_until_signalled(container: HttpToolsContainer,
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+    if on_started is not None:
+        # After the handlers: a supervisor told that the worker serves may
+        # pass a signal on at once, and it must find them in place.
+        on_started(container)
     # Until a signal (or stop_requested), or until the container stops by
     # itself (Config.max_requests).
     signalled = loop.create_task(requested.wait())

@@ -34,7 +34,7 @@ import logging
 import os
 import socket
 import stat
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 # Makes the protocol for one accepted connection, given the client's address
@@ -143,11 +143,17 @@ class Listener:
     """Accepts connections on one listening socket and hands them to the loop."""
 
     def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop,
-                 new_connection: ConnectionFactory, backlog: int) -> None:
+                 new_connection: ConnectionFactory, backlog: int,
+                 tls_options: Mapping[str, Any] | None = None) -> None:
         self.sock = sock
         self._loop = loop
         self._new_connection = new_connection
         self._backlog = backlog
+        # With TLS (connect_accepted_socket's ssl arguments, see tls.py), the
+        # loop's transport does the handshake before connection_made, and
+        # encrypts and decrypts underneath: the connection sees the same
+        # bytes as without it.
+        self._tls_options = tls_options or {}
         # What every accepted socket shares with this one, read once: each
         # read of family or type builds an enum (see _AcceptedSocket).
         self._kind = (sock.family, sock.type, sock.proto)
@@ -157,8 +163,9 @@ class Listener:
         local = socket_address(sock.getsockname()) if self._ip else None
         self._local = local if local is not None and local[0] not in ("0.0.0.0", "::") else None
         # What the connections being handed to the loop wait for (their
-        # connection_made, one loop turn away): see _hand_over.
-        self._adopting: set[asyncio.Future[object]] = set()
+        # connection_made, one loop turn away; with TLS, their handshake),
+        # and the handing over that waits for it: see _hand_over.
+        self._adopting: dict[asyncio.Future[object], Coroutine[Any, Any, object]] = {}
         self._retry: asyncio.TimerHandle | None = None
         self.closed = False
 
@@ -203,7 +210,7 @@ class Listener:
             else:
                 addresses = (None, None)
             self._hand_over(self._loop.connect_accepted_socket(
-                functools.partial(self._new_connection, *addresses), conn))
+                functools.partial(self._new_connection, *addresses), conn, **self._tls_options))
 
     def _hand_over(self, adopting: Coroutine[Any, Any, object]) -> None:
         """Run ``connect_accepted_socket`` step by step, as a Task would.
@@ -227,13 +234,13 @@ class Listener:
         if waiting_on is None:  # a bare yield: go on in the next turn
             self._loop.call_soon(self._hand_over, adopting)
             return
-        self._adopting.add(waiting_on)
-        waiting_on.add_done_callback(functools.partial(self._waited, adopting))
+        self._adopting[waiting_on] = adopting
+        waiting_on.add_done_callback(self._waited)
 
-    def _waited(self, adopting: Coroutine[Any, Any, object],
-                done: asyncio.Future[object]) -> None:
-        self._adopting.discard(done)
-        self._hand_over(adopting)
+    def _waited(self, done: asyncio.Future[object]) -> None:
+        adopting = self._adopting.pop(done, None)
+        if adopting is not None:  # else abandoned (see abandon_handshakes)
+            self._hand_over(adopting)
 
     def _resume(self) -> None:
         self._retry = None
@@ -251,10 +258,25 @@ class Listener:
         self._loop.remove_reader(self.sock.fileno())
         self.sock.close()
 
-    async def wait_closed(self) -> None:
-        """Wait until the connections accepted before close() have their transports."""
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait until the connections accepted before close() have their
+        transports, at most ``timeout`` (a TLS handshake may take that long);
+        then abandon those still waiting."""
         if self._adopting:
-            await asyncio.wait(list(self._adopting))
+            await asyncio.wait(list(self._adopting), timeout=timeout)
+        self.abandon_handshakes()
+
+    def abandon_handshakes(self) -> None:
+        """Give up the connections still being handed over, closing them.
+
+        Only a TLS handshake makes that take more than a loop turn. Closing
+        the coroutine that waits for it closes the transport under it (the
+        loops' ``connect_accepted_socket`` does so on any exception there,
+        GeneratorExit included), and nothing of it is left behind.
+        """
+        adopting, self._adopting = self._adopting, {}
+        for waiting in adopting.values():
+            waiting.close()
 
 
 def socket_address(value: object) -> tuple[str, int] | None:

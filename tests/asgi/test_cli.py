@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -196,6 +197,29 @@ def test_factory_proxy_headers_and_console_script(app_dir: Path) -> None:
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True,
                              timeout=STARTUP_TIMEOUT, check=False)
     assert version.returncode == 0 and "aioweb" in version.stdout
+
+
+def test_https_with_the_ssl_flags(cli: Callable[..., Cli], app_dir: Path,
+                                  tls_files: dict[str, Path]) -> None:
+    """--ssl-certfile and --ssl-keyfile: the startup line says https, the app's scope
+    too, and real clients (httpx, curl, which offers HTTP/2 by ALPN) are served;
+    a certificate without its key is a clear error and exit 1, before listening."""
+    server = cli("asgi_app:app", "--port", "0", "--ssl-certfile", str(tls_files["cert"]),
+                 "--ssl-keyfile", str(tls_files["key"]), "--no-access-log")
+    url = server.started()
+    assert url.startswith("https://127.0.0.1:")
+    ca = str(tls_files["ca"])
+    trusting = ssl.create_default_context(cafile=ca)
+    assert httpx.get(url + "/s", verify=trusting).text == "asgi lifespan  /s 127.0.0.1 https"
+    curl = subprocess.run(["curl", "-sS", "--cacert", ca, url + "/c"], capture_output=True,
+                          text=True, timeout=STARTUP_TIMEOUT, check=False)
+    assert (curl.returncode, curl.stdout) == (0, "asgi lifespan  /c 127.0.0.1 https")
+    status, _ = server.stop()
+    assert status == 0
+    keyless = run(app_dir, "asgi_app:app", "--port", "0", "--ssl-certfile", ca)
+    assert keyless.returncode == 1
+    assert "could not load the TLS certificate or key" in keyless.stderr
+    assert "serving" not in keyless.stderr
 
 
 def test_unix_socket(cli: Callable[..., Cli], tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -273,6 +274,27 @@ def test_unix_socket_with_workers(server: Callable[..., AiowebCommand], tmp_path
     assert not path.exists()
 
 
+def test_https_with_workers(server: Callable[..., AiowebCommand],
+                            tls_files: dict[str, Path]) -> None:
+    """--ssl-certfile with --workers: each worker loads it, the supervisor's line says
+    https, and both workers answer over TLS."""
+    supervisor = server("pid_app:app", "--port", "0", "--workers", "2",
+                        "--ssl-certfile", str(tls_files["cert"]),
+                        "--ssl-keyfile", str(tls_files["key"]))
+    url, pids = workers_serving(supervisor, 2)
+    assert url.startswith("https://127.0.0.1:")
+    trusting = ssl.create_default_context(cafile=str(tls_files["ca"]))
+    seen = set()
+    for _ in range(200):  # bounded: the kernel picks the worker
+        response = httpx.get(url, headers={"connection": "close"}, verify=trusting)
+        seen.add(int(response.text))
+        if seen == set(pids):
+            break
+    assert seen == set(pids)
+    supervisor.process.send_signal(signal.SIGTERM)
+    assert supervisor.exit_status() == 0
+
+
 def test_fd_serves_a_socket_it_was_given(server: Callable[..., AiowebCommand]) -> None:
     """--fd N: a process serves a listening socket its parent bound (as a supervisor or
     systemd would), and leaves it open for the parent when it exits."""
@@ -329,4 +351,4 @@ def test_workers_are_replaced_after_max_requests(server: Callable[..., AiowebCom
     assert any("exited with status 0; starting another" in line for line in supervisor.seen
                + list(supervisor.lines.queue))
     supervisor.process.send_signal(signal.SIGTERM)
-    assert supervisor.exit_status() == 0
+    assert supervisor.exit_status() == 0, supervisor.all_lines()
