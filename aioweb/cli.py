@@ -14,8 +14,9 @@ What it does, in order — the frame around every request's life:
    log where, serve until SIGINT/SIGTERM, shut down gracefully;
 5. run the lifespan shutdowns, exit 0.
 
-With ``--workers N`` (N > 1) the process does none of that itself: it binds,
-and runs N processes that each do steps 1-5 on its socket (``supervisor.py``).
+With ``--workers N`` (N > 1) or ``--reload`` the process does none of that
+itself: it binds, and runs N processes that each do steps 1-5 on its socket
+(``supervisor.py``), started anew when the code changes (``reloader.py``).
 
 The flags are uvicorn's where the idea is the same. Differences: proxy
 headers are off unless ``--proxy-headers`` (trusting a header anyone can send
@@ -113,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--workers", type=int, default=1, metavar="N",
         help="worker processes sharing the socket (1: this process serves; more: it "
              "starts and watches them, see aioweb/supervisor.py)")
+    add("--reload", action=argparse.BooleanOptionalAction, default=False,
+        help="restart the server when a .py file under --reload-dir changes (for "
+             "development; see aioweb/reloader.py)")
+    add("--reload-dir", action="append", metavar="DIR",
+        help="a directory to watch with --reload (repeatable; default: --app-dir)")
     add("--fd", type=int, action="append", metavar="FD",
         help="serve the listening socket open as this file descriptor, bound by whoever "
              "started the process (repeatable; --host, --port and --uds then only name it)")
@@ -282,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--ssl-keyfile and --ssl-ca-certs need --ssl-certfile")
     logging.basicConfig(level=LOG_LEVELS[args.log_level], stream=sys.stderr,
                         format="%(levelname)s: %(message)s")
-    if args.workers > 1:
+    if args.workers > 1 or args.reload:
         return supervise(args, sys.argv[1:] if argv is None else argv)
     if args.app_dir:
         sys.path.insert(0, os.path.abspath(args.app_dir))
@@ -330,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def supervise(args: argparse.Namespace, argv: list[str]) -> int:
-    """``--workers N``: bind here, serve in N worker processes (see supervisor.py)."""
+    """``--workers N`` or ``--reload``: bind here, serve in N worker processes
+    (see supervisor.py), restarted when the code changes with ``--reload``."""
     async def bind_and_supervise() -> int:
         try:
             sockets = ([listening_socket_from_fd(fd) for fd in args.fd] if args.fd else
@@ -344,8 +351,10 @@ def supervise(args: argparse.Namespace, argv: list[str]) -> int:
                  if address is not None
                  else listening_url(str(sockets[0].getsockname()), 0, unix=True))
         try:
+            reload_dirs = (args.reload_dir or [args.app_dir]) if args.reload else []
             supervisor = Supervisor(worker_command(argv, [] if args.fd else fds), fds,
-                                    args.workers, args.graceful_shutdown_timeout)
+                                    args.workers, args.graceful_shutdown_timeout,
+                                    [os.path.abspath(path) for path in reload_dirs])
             return await supervisor.run(f"aioweb {__version__} serving {args.app} on {where}")
         finally:
             for sock in sockets:

@@ -46,8 +46,9 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from aioweb.reloader import watch
 from aioweb.server.listener import bind, bind_unix_socket
 
 log = logging.getLogger("aioweb")
@@ -122,7 +123,8 @@ class Supervisor:
     the workers' graceful shutdown timeout.
     """
 
-    def __init__(self, command: list[str], fds: list[int], workers: int, grace: float) -> None:
+    def __init__(self, command: list[str], fds: list[int], workers: int, grace: float,
+                 reload_dirs: Sequence[str] = ()) -> None:
         self.command = command
         self.fds = fds
         self.workers = workers
@@ -133,6 +135,11 @@ class Supervisor:
         self.status = 0  # the supervisor's exit status
         self._kill_timer: asyncio.TimerHandle | None = None
         self._lifeline = -1  # the read end of the lifeline, once running (see the docstring)
+        # --reload (reloader.py): the directories watched, and how many changes
+        # were seen; a worker started before the last one serves old code.
+        self.reload_dirs = list(reload_dirs)
+        self.generation = 0
+        self._woken = asyncio.Event()  # set (and cleared) at each change and stop
 
     async def run(self, announce: str) -> int:
         """Start the workers, keep them running until stopped; the exit status."""
@@ -143,13 +150,20 @@ class Supervisor:
         first_start = [loop.create_future() for _ in range(self.workers)]
         keepers = [loop.create_task(self._keep_running(number, ready))
                    for number, ready in enumerate(first_start)]
+        watcher = (loop.create_task(watch(self.reload_dirs, self.reload, self.stopped))
+                   if self.reload_dirs else None)
         try:
             # All serving, or one failed to start (it set a result too).
             if all(await asyncio.gather(*first_start)) and not self.stopped.is_set():
-                log.info("%s with %d workers (supervisor pid %d; press CTRL+C to quit)",
-                         announce, self.workers, os.getpid())
+                log.info("%s with %d worker%s (supervisor pid %d%s; press CTRL+C to quit)",
+                         announce, self.workers, "s" if self.workers > 1 else "", os.getpid(),
+                         ", reloading on changes" if self.reload_dirs else "")
             await asyncio.gather(*keepers)
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             if self._kill_timer is not None:
@@ -168,12 +182,28 @@ class Supervisor:
         just ends it.
         """
         self.stop_requests += 1
+        self._wake()
         if not self.stopped.is_set():
             self.stopped.set()
             self._kill_timer = asyncio.get_running_loop().call_later(self.kill_after,
                                                                      self._kill_all)
         for process in self.processes.values():
             _signal(process, signal.SIGTERM)
+
+    def reload(self, _changed: list[str]) -> None:
+        """The code changed (--reload): replace every worker by a fresh one."""
+        self.generation += 1
+        self._wake()
+        for process in self.processes.values():
+            _signal(process, signal.SIGTERM)  # a graceful stop; _keep_running starts another
+
+    def _wake(self) -> None:
+        self._woken.set()  # every waiter wakes...
+        self._woken.clear()  # ...and a later wait waits for the next time
+
+    async def _wait_for_change(self, generation: int) -> None:
+        while self.generation == generation and not self.stopped.is_set():
+            await self._woken.wait()
 
     def _kill_all(self) -> None:
         for number, process in self.processes.items():
@@ -185,6 +215,7 @@ class Supervisor:
         """Worker ``number``: start it, and again each time it dies, until stopped."""
         try:
             while not self.stopped.is_set():
+                generation = self.generation
                 serving, serving_since, status, pid = await self._run_worker(number, first_start)
                 if self.stopped.is_set():
                     if status == -signal.SIGTERM:
@@ -198,6 +229,15 @@ class Supervisor:
                                     _describe(status))
                         self.status = self.status or 1
                     return
+                if self.generation != generation:  # --reload: anew, at once
+                    continue
+                if not serving and self.reload_dirs:
+                    # A file saved half-way through an edit, say: the next
+                    # save is what to wait for, not a reason to stop.
+                    log.error("worker %d (pid %d) exited with %s before serving; waiting "
+                              "for a change", number, pid, _describe(status))
+                    await self._wait_for_change(generation)
+                    continue
                 if not serving:
                     log.error("worker %d (pid %d) exited with %s before serving; stopping",
                               number, pid, _describe(status))
@@ -277,10 +317,11 @@ def worker_command(argv: list[str], new_fds: list[int]) -> list[str]:
     """The command line of a worker: this one, with ``--fd`` for each socket
     the supervisor bound (none when the command named its own with ``--fd``).
 
-    argparse keeps the last of a repeated option, so ``--workers 1`` appended
-    overrides the supervisor's own ``--workers N``.
+    argparse keeps the last of a repeated option, so ``--workers 1`` and
+    ``--no-reload`` appended override the supervisor's own ``--workers N``
+    and ``--reload``: a worker serves, it does not supervise.
     """
-    command = [sys.executable, "-m", "aioweb", *argv, "--workers", "1"]
+    command = [sys.executable, "-m", "aioweb", *argv, "--workers", "1", "--no-reload"]
     for fd in new_fds:
         command += ["--fd", str(fd)]
     return command

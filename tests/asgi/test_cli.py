@@ -123,7 +123,8 @@ def test_version_and_help(app_dir: Path) -> None:
     assert usage.returncode == 0
     for flag in ("--uds", "--loop", "--lifespan", "--factory", "--proxy-headers",
                  "--forwarded-allow-ips", "--timeout-keep-alive", "--limit-body-size",
-                 "--interface", "--no-access-log", "--root-path", "--eager", "--workers", "--fd"):
+                 "--interface", "--no-access-log", "--root-path", "--eager", "--workers", "--fd",
+                 "--reload", "--reload-dir", "--ssl-certfile", "--ssl-keyfile"):
         assert flag in usage.stdout
 
 
