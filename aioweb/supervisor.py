@@ -162,8 +162,7 @@ class Supervisor:
         finally:
             if watcher is not None:
                 watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                await asyncio.wait([watcher])  # its end, without taking its cancellation as ours
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             if self._kill_timer is not None:
