@@ -5,6 +5,7 @@
         [--client auto|wrk|go] [--noisy-retries 2] [--json out.json] [--markdown]
         [--app MODULE:ATTR]       # the ASGI servers serve another app, e.g.
                                   # examples.asgi_hello:fastapi_app
+        [--tls]                   # over HTTPS (the servers that serve TLS, wrk)
 
 In every round, for every server in turn, it:
 
@@ -53,7 +54,9 @@ report to stdout; the exit status is 1 if anything failed.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -66,7 +69,7 @@ from bench.load_generator import CLIENT_GO, WRK, SetupFailed, load_client  # noq
 from bench.report import (  # noqa: E402
     machine_description, print_markdown_report, print_text_report)
 from bench.results_json import write_json  # noqa: E402
-from bench.servers import DEFAULT_APP, SERVERS, serving_app  # noqa: E402
+from bench.servers import DEFAULT_APP, SERVERS, serving_app, with_tls  # noqa: E402
 from bench.session import Session, run_session  # noqa: E402
 from bench.summary import Summary, summarize  # noqa: E402
 
@@ -110,6 +113,9 @@ def add_session_options(parser: argparse.ArgumentParser, *, rounds: int = 3,
     parser.add_argument("--app", default=DEFAULT_APP, metavar="MODULE:ATTR",
                         help=f"the app the ASGI servers serve ({DEFAULT_APP}); with another, "
                              "only servers that serve any app may run")
+    parser.add_argument("--tls", action="store_true",
+                        help="over HTTPS, with a certificate made for the run (openssl): "
+                             "only servers that serve TLS, and wrk")
 
 
 def check_run_options(parser: argparse.ArgumentParser, options: argparse.Namespace) -> None:
@@ -130,6 +136,9 @@ def check_session_options(parser: argparse.ArgumentParser, options: argparse.Nam
     if options.app != DEFAULT_APP and (
             fixed := [name for name in options.servers if not SERVERS[name].serves_any_app]):
         parser.error(f"--app is for ASGI servers; {', '.join(fixed)} serve(s) their own app")
+    if options.tls and (plain := [name for name in options.servers
+                                  if not SERVERS[name].tls_flags]):
+        parser.error(f"--tls: {', '.join(plain)} serve(s) no TLS")
 
 
 def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -142,6 +151,19 @@ def parse_options(argv: Sequence[str] | None) -> argparse.Namespace:
     check_session_options(parser, options)
     return options
 
+
+def make_certificate(directory: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key: (certfile, keyfile).
+    RSA 2048, what a server is most often given; the clients check nothing."""
+    certfile, keyfile = str(directory / "cert.pem"), str(directory / "key.pem")
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-keyout", keyfile, "-out", certfile],
+                       capture_output=True, check=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SetupFailed(f"--tls: openssl could not make a certificate: {exc}") from exc
+    return certfile, keyfile
+
 def exit_status(session: Session, summaries: Sequence[Summary]) -> int:
     """1 if a server failed or the client saw errors, else 0."""
     had_errors = any(s.socket_errors or s.non_2xx_3xx for s in summaries)
@@ -151,9 +173,15 @@ def exit_status(session: Session, summaries: Sequence[Summary]) -> int:
 def run_benchmark(options: argparse.Namespace) -> tuple[dict[str, str], Session]:
     """Pick (or build) the load generator, describe the machine, run every round:
     (machine description, session).  Raises SetupFailed if this machine cannot."""
-    with load_client(options.client) as client:
-        return machine_description(client), run_session(
-            options, client, serving_app(options.servers, options.app))
+    specs = serving_app(options.servers, options.app)
+    with load_client(options.client) as client, \
+            tempfile.TemporaryDirectory(prefix="bench-tls-") as tls_dir:
+        if options.tls:
+            if client.kind != WRK:
+                raise SetupFailed("--tls needs wrk (client.go speaks plain HTTP)")
+            certfile, keyfile = make_certificate(Path(tls_dir))
+            specs = {name: with_tls(spec, certfile, keyfile) for name, spec in specs.items()}
+        return machine_description(client), run_session(options, client, specs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -117,9 +117,9 @@ class LoadClient:
     version: str  # for the machine description
 
     def command(self, port: int, connections: int, duration_seconds: int,
-                path: str = "/") -> list[str]:
+                path: str = "/", scheme: str = "http") -> list[str]:
         """The command line of one run, pinned to CLIENT_CPU."""
-        url = f"http://{HOST}:{port}{path}"
+        url = f"{scheme}://{HOST}:{port}{path}"
         if self.kind == WRK:  # one thread: it has one core
             load = [self.executable, "-t1", f"-c{connections}", f"-d{duration_seconds}s",
                     "--latency", url]
@@ -134,10 +134,12 @@ class LoadClient:
 
 
 def run_load(client: LoadClient, port: int, connections: int,
-             duration_seconds: int, path: str = "/") -> LoadResult:
-    """One run of the load generator against the server on ``port``, asking for ``path``."""
+             duration_seconds: int, path: str = "/", scheme: str = "http") -> LoadResult:
+    """One run of the load generator against the server on ``port``, asking for ``path``
+    (over TLS with ``scheme="https"``)."""
     try:
-        completed = subprocess.run(client.command(port, connections, duration_seconds, path),
+        completed = subprocess.run(client.command(port, connections, duration_seconds, path,
+                                                  scheme),
                                    capture_output=True, text=True, check=False,
                                    timeout=duration_seconds + CLIENT_GRACE_SECONDS)
     except subprocess.TimeoutExpired as exc:  # subprocess.run has killed the client

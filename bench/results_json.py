@@ -32,7 +32,7 @@ def write_json(path: Path, options: argparse.Namespace, command_line: str,
         "settings": {"rounds": options.rounds, "duration_seconds": options.duration,
                      "noisy_retries": options.noisy_retries,
                      "connections": options.connections, "servers": options.servers,
-                     "app": options.app,
+                     "app": options.app, "tls": options.tls,
                      "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU,
                      "commands": {name: list(session.specs[name].command)
                                   for name in options.servers},

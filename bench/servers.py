@@ -21,6 +21,7 @@ import importlib.util
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -50,12 +51,19 @@ class ServerSpec:
     # answer 200: "/" for every server here, a route of the app for some of
     # examples/bench_asgi.py's.
     path: str = "/"
+    # The flags that make it serve HTTPS, {certfile} and {keyfile} to be filled
+    # in (bench_core.py --tls, with_tls): none for the servers that cannot.
+    tls_flags: tuple[str, ...] = ()
+    scheme: str = "http"  # "https" once with_tls has put the flags in
 
     @property
     def serves_any_app(self) -> bool:
         """Whether the app it serves can be chosen (an ASGI server's can)."""
         return any("{app}" in part for part in self.command)
 
+
+# aioweb's and uvicorn's TLS flags (granian names its certificate --ssl-certificate).
+SSL_FLAGS = ("--ssl-certfile", "{certfile}", "--ssl-keyfile", "{keyfile}")
 
 SUBJECT = "subject"
 REFERENCE = "reference"
@@ -77,11 +85,13 @@ SERVERS: dict[str, ServerSpec] = {
     # aioweb's command line serving the very ASGI app the peers run.
     "aioweb-asgi": ServerSpec(SUBJECT, (
         "{python}", "-m", "aioweb", "{app}", "--loop", "uvloop",
-        "--no-access-log", "--log-level", "warning", "--port", "{port}"), requires="aioweb.cli"),
+        "--no-access-log", "--log-level", "warning", "--port", "{port}"), requires="aioweb.cli",
+        tls_flags=SSL_FLAGS),
     # The same, with --eager: no Task per request, which this raw app never needs.
     "aioweb-asgi-eager": ServerSpec(SUBJECT, (
         "{python}", "-m", "aioweb", "{app}", "--loop", "uvloop", "--eager",
-        "--no-access-log", "--log-level", "warning", "--port", "{port}"), requires="aioweb.cli"),
+        "--no-access-log", "--log-level", "warning", "--port", "{port}"), requires="aioweb.cli",
+        tls_flags=SSL_FLAGS),
     # The same two, running the compiled copy (make compiled, docs/compiled.md).
     "aioweb-compiled": ServerSpec(SUBJECT, (
         *ON_COMPILED_COPY, "{python}", "sample_server.py", "--uvloop", "--port", "{port}"),
@@ -89,7 +99,7 @@ SERVERS: dict[str, ServerSpec] = {
     "aioweb-asgi-compiled": ServerSpec(SUBJECT, (
         *ON_COMPILED_COPY, "{python}", "-m", "aioweb", "{app}", "--loop", "uvloop",
         "--no-access-log", "--log-level", "warning", "--port", "{port}"),
-        requires_file=COMPILED_STAMP),
+        requires_file=COMPILED_STAMP, tls_flags=SSL_FLAGS),
     "control": ServerSpec(REFERENCE, ("{python}", "bench/control_server.py", "--port", "{port}")),
     # The floor under aioweb: the least work per request that the same answers
     # need (see floor_server.py), native and ASGI.
@@ -99,14 +109,15 @@ SERVERS: dict[str, ServerSpec] = {
     "uvicorn": ServerSpec(REFERENCE, (
         "{python}", "-m", "uvicorn", "{app}", "--loop", "uvloop",
         "--http", "httptools", "--no-access-log", "--log-level", "warning", "--port", "{port}"),
-        requires="uvicorn"),
+        requires="uvicorn", tls_flags=SSL_FLAGS),
     # One worker process, one runtime thread, uvloop for the Python side, and
     # HTTP/1 only ("auto" would also sniff for HTTP/2 prior knowledge).
     "granian": ServerSpec(REFERENCE, (
         "{python}", "-m", "granian", "--interface", "asgi", "--workers", "1",
         "--runtime-threads", "1", "--loop", "uvloop", "--http", "1", "--no-access-log",
         "--log-level", "warning", "--port", "{port}", "{app}"),
-        requires="granian"),
+        requires="granian",
+        tls_flags=("--ssl-certificate", "{certfile}", "--ssl-keyfile", "{keyfile}")),
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +149,7 @@ def tail(log_path: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def wait_until_answering(process: subprocess.Popen[bytes], port: int, log_path: Path,
-                         path: str = "/") -> None:
+                         path: str = "/", scheme: str = "http") -> None:
     """Return once the server accepts connections and answers a GET of ``path`` with 200."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while True:
@@ -154,7 +165,10 @@ def wait_until_answering(process: subprocess.Popen[bytes], port: int, log_path: 
             time.sleep(0.05)
     # Accepting is not answering: a server (granian) may listen in one process
     # and serve in another that is still starting.  One real request settles it.
-    connection = http.client.HTTPConnection(HOST, port, timeout=STARTUP_TIMEOUT_SECONDS)
+    connection = (http.client.HTTPConnection(HOST, port, timeout=STARTUP_TIMEOUT_SECONDS)
+                  if scheme == "http" else
+                  http.client.HTTPSConnection(HOST, port, timeout=STARTUP_TIMEOUT_SECONDS,
+                                              context=untrusting_context()))
     try:
         connection.request("GET", path)
         response = connection.getresponse()
@@ -165,6 +179,22 @@ def wait_until_answering(process: subprocess.Popen[bytes], port: int, log_path: 
         connection.close()
     if response.status != 200:
         raise ServerFailed(f"a test GET {path} got status {response.status}, not 200")
+
+
+def untrusting_context() -> ssl.SSLContext:
+    """A client context that takes any certificate: the bench's own, made for the run."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def with_tls(spec: ServerSpec, certfile: str, keyfile: str) -> ServerSpec:
+    """``spec`` serving HTTPS with this certificate (``ValueError`` if it cannot)."""
+    if not spec.tls_flags:
+        raise ValueError("serves no TLS")
+    flags = tuple(part.format(certfile=certfile, keyfile=keyfile) for part in spec.tls_flags)
+    return dataclasses.replace(spec, command=(*spec.command, *flags), scheme="https")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -214,7 +244,7 @@ def running_server(spec: ServerSpec, log_dir: Path
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_until_answering(process, port, log_path, spec.path)
+        wait_until_answering(process, port, log_path, spec.path, spec.scheme)
         yield process, port
         if process.poll() is not None:
             raise ServerFailed(f"died during the run, code {process.returncode}:\n"

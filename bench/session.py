@@ -58,13 +58,14 @@ class Session:
 
 
 def measured_run(client: LoadClient, port: int, connections: int, duration_seconds: int,
-                 server_group: int, path: str = "/") -> tuple[LoadResult, CpuShares]:
+                 server_group: int, path: str = "/", scheme: str = "http"
+                 ) -> tuple[LoadResult, CpuShares]:
     """A client run, and how the CPUs' time was shared while it ran."""
     machine_before = machine_cpu_seconds()
     server_before = process_group_cpu_seconds(server_group)
     client_before = finished_children_cpu_seconds()
     started = time.monotonic()
-    result = run_load(client, port, connections, duration_seconds, path)
+    result = run_load(client, port, connections, duration_seconds, path, scheme)
     elapsed = time.monotonic() - started
     machine_used = machine_cpu_seconds() - machine_before
     server_used = process_group_cpu_seconds(server_group) - server_before
@@ -74,7 +75,8 @@ def measured_run(client: LoadClient, port: int, connections: int, duration_secon
 
 
 def measure(client: LoadClient, port: int, connections: int, options: argparse.Namespace,
-            server_group: int, path: str = "/") -> tuple[LoadResult, CpuShares, int]:
+            server_group: int, path: str = "/", scheme: str = "http"
+            ) -> tuple[LoadResult, CpuShares, int]:
     """Warm up, then the measured run; run it again if others (processes, the host) took
     CPU time meanwhile (up to --noisy-retries times), since a shared machine
     makes such runs slow for reasons that have nothing to do with the server.
@@ -82,9 +84,9 @@ def measure(client: LoadClient, port: int, connections: int, options: argparse.N
     for attempt in range(options.noisy_retries + 1):
         # Thrown away: the first second pays for opening the connections and
         # for the server's cold caches and lazy setup.
-        run_load(client, port, connections, WARM_UP_SECONDS, path)
+        run_load(client, port, connections, WARM_UP_SECONDS, path, scheme)
         result, cpu = measured_run(client, port, connections, options.duration, server_group,
-                                   path)
+                                   path, scheme)
         if cpu.other <= NOISY_OTHER_LOAD or attempt == options.noisy_retries:
             return result, cpu, attempt
         print(f"  c={connections}: others (processes, the host) took {cpu.other:.2f} CPU, "
@@ -106,7 +108,8 @@ def benchmark_one_server(name: str, round_number: int, options: argparse.Namespa
             for connections in options.connections:
                 try:
                     result, cpu, discarded = measure(session.client, port, connections, options,
-                                                     server_group=process.pid, path=spec.path)
+                                                     server_group=process.pid, path=spec.path,
+                                                     scheme=spec.scheme)
                 except LoadFailed as exc:
                     session.failures.append(f"{name} round {round_number} c={connections}: {exc}")
                     print(f"  c={connections}: {session.client.kind} failed: {exc}",

@@ -89,3 +89,31 @@ def test_the_hot_route_scenario_measures_its_route(capsys: pytest.CaptureFixture
     assert "### hot: GET /prices/AAPL" in report
     assert "| aioweb router (after) / aioweb fastapi (before) |" in report
     assert "| aioweb router (after) / uvicorn fastapi |" in report
+
+
+def test_tls_is_refused_for_servers_that_serve_none(capsys: pytest.CaptureFixture[str]) -> None:
+    """--tls with the sample server or the control: a usage error names them."""
+    with pytest.raises(SystemExit) as stopped:
+        bench_core.parse_options(["--servers", "aioweb-asgi,aioweb,control", "--tls"])
+    assert stopped.value.code == 2
+    assert "--tls: aioweb, control serve(s) no TLS" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="--tls makes its certificate with it")
+def test_tls_sessions_load_over_https(tmp_path: Path) -> None:
+    """One short round over HTTPS: every server gets the certificate made for the run,
+    answers the start-up check and wrk over TLS, with no errors."""
+    results = tmp_path / "tls.json"
+    status = bench_core.main(["--rounds", "1", "--duration", "1", "--connections", "4",
+                              "--noisy-retries", "0", "--servers", "aioweb-asgi,uvicorn,granian",
+                              "--tls", "--json", str(results)])
+    assert status == 0
+    report = json.loads(results.read_text())
+    assert report["settings"]["tls"] is True
+    for name in ("aioweb-asgi", "uvicorn", "granian"):
+        assert any(part.endswith("cert.pem") for part in report["settings"]["commands"][name])
+    runs = report["runs"]
+    assert {run["server"] for run in runs} == {"aioweb-asgi", "uvicorn", "granian"}
+    assert all(run["result"]["requests_per_second"] > 0 for run in runs)
+    assert not any(sum(run["result"]["socket_errors"].values()) or run["result"]["non_2xx_3xx"]
+                   for run in runs)
