@@ -53,7 +53,9 @@ class Config:
     # and closed, no handler called. None: bounded only by the process's file
     # descriptors (ulimit -n), at which accepting pauses (listener.py). Set it
     # below that to answer a flood rather than leave it queued. Connections
-    # lingering after a refusal count until they close (linger_timeout).
+    # lingering after a refusal count until they close (linger_timeout); with
+    # TLS, a connection counts from the end of its handshake (before that,
+    # tls_handshake_timeout bounds it).
     max_connections: int | None = None
     # Requests served before the container stops itself, gracefully, as on
     # SIGTERM. None: never. Under --workers the supervisor starts a fresh
