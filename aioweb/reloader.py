@@ -53,9 +53,9 @@ def changed_files(before: dict[str, int], after: dict[str, int]) -> list[str]:
                   if before.get(path) != after.get(path))
 
 
-async def watch(directories: Sequence[str], on_change: Callable[[list[str]], None],
+async def watch(directories: Sequence[str], on_change: Callable[[], None],
                 stopped: asyncio.Event) -> None:
-    """Call ``on_change`` with the changed files after each change, until ``stopped``."""
+    """Log the changed files and call ``on_change`` after each change, until ``stopped``."""
     before = await asyncio.to_thread(snapshot, directories)
     while not stopped.is_set():
         with contextlib.suppress(TimeoutError):
@@ -66,5 +66,5 @@ async def watch(directories: Sequence[str], on_change: Callable[[list[str]], Non
             shown = ", ".join(os.path.relpath(path) for path in changed[:3])
             more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
             log.warning("%s changed: reloading", shown + more)
-            on_change(changed)
+            on_change()
         before = after

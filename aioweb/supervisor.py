@@ -130,7 +130,6 @@ class Supervisor:
         self.workers = workers
         self.kill_after = 2 * grace + KILL_MARGIN
         self.processes: dict[int, asyncio.subprocess.Process] = {}  # worker number -> process
-        self.stop_requests = 0  # stop signals so far: each is passed on
         self.stopped = asyncio.Event()
         self.status = 0  # the supervisor's exit status
         self._kill_timer: asyncio.TimerHandle | None = None
@@ -180,7 +179,6 @@ class Supervisor:
         would print a KeyboardInterrupt traceback per worker where SIGTERM
         just ends it.
         """
-        self.stop_requests += 1
         self._wake()
         if not self.stopped.is_set():
             self.stopped.set()
@@ -189,7 +187,7 @@ class Supervisor:
         for process in self.processes.values():
             _signal(process, signal.SIGTERM)
 
-    def reload(self, _changed: list[str]) -> None:
+    def reload(self) -> None:
         """The code changed (--reload): replace every worker by a fresh one."""
         self.generation += 1
         self._wake()
@@ -275,7 +273,7 @@ class Supervisor:
             os.close(write_end)  # the worker holds it now: EOF once the worker is gone
         self.processes[number] = process
         try:
-            for _ in range(self.stop_requests):  # they came while it was being started
+            if self.stopped.is_set():  # the stop came while it was being started
                 _signal(process, signal.SIGTERM)
             serving = await _read_ready(read_end)
             if not first_start.done():

@@ -16,6 +16,9 @@ Fixtures:
 * ``connect(address)`` — a :class:`RawClient`, closed at teardown.
 * ``make_event()`` — a :class:`CrossThreadEvent`.
 * ``poll(condition)`` — for state that has no event to wait on (counters).
+* ``certificate_authority`` — a trustme CA of the session's own, for clients
+  to trust; ``tls_files`` — PEM files it issued for HTTPS on 127.0.0.1:
+  ``cert``, ``key``, and ``ca`` (the CA's certificate).
 * ``sample_server`` — the project's ``sample_server.py``, imported.
 * ``project_root`` — the directory holding ``sample_server.py``.
 
@@ -39,6 +42,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import trustme
 from scripts.build_compiled import DEFAULT_DESTINATION as COMPILED_COPY
 from scripts.wire import CutOff, Response, ResponseParser, wait_until
 
@@ -422,6 +426,26 @@ def wait_for(condition: Callable[[], bool], timeout: float = SOCKET_TIMEOUT,
 def poll() -> Callable[..., bool]:
     """``poll(condition, timeout)``: wait for state that has no event (counters)."""
     return wait_for
+
+
+@pytest.fixture(name="certificate_authority", scope="session")
+def fixture_certificate_authority() -> trustme.CA:
+    """A certificate authority made for the session, trusted by nobody else."""
+    return trustme.CA()
+
+
+@pytest.fixture(name="tls_files", scope="session")
+def fixture_tls_files(certificate_authority: trustme.CA,
+                      tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """PEM files for HTTPS: ``cert`` and ``key`` for 127.0.0.1, issued by the
+    session's certificate authority, whose certificate is ``ca``."""
+    directory = tmp_path_factory.mktemp("tls")
+    issued = certificate_authority.issue_cert("127.0.0.1", "localhost")
+    files = {name: directory / f"{name}.pem" for name in ("cert", "key", "ca")}
+    issued.cert_chain_pems[0].write_to_path(str(files["cert"]))
+    issued.private_key_pem.write_to_path(str(files["key"]))
+    certificate_authority.cert_pem.write_to_path(str(files["ca"]))
+    return files
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 """HTTPS on the wire: the same HTTP/1.1 over TLS (``HttpToolsContainer(tls=...)``).
 
-The certificates are made for each test session by ``trustme``: a certificate
-authority of its own, which the clients trust, and a server certificate for
-127.0.0.1 that it issued.
+The certificates are made for each test session by ``trustme`` (the
+``certificate_authority`` and ``tls_files`` fixtures of ``tests/conftest.py``):
+a certificate authority of its own, which the clients trust, and a server
+certificate for 127.0.0.1 that it issued.
 """
 
 from __future__ import annotations
@@ -25,35 +26,20 @@ from aioweb.server.tls import server_context
 BIG = 4 * 1024 * 1024  # far past the write buffer: the response waits on drain
 
 
-@pytest.fixture(name="ca", scope="module")
-def ca_fixture() -> trustme.CA:
-    """A certificate authority for this module's tests."""
-    return trustme.CA()
-
-
-@pytest.fixture(name="pem_files", scope="module")
-def pem_files_fixture(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
-                      ) -> dict[str, Path]:
-    """The files a server is started with: its key and chain, and the CA's certificate."""
-    directory = tmp_path_factory.mktemp("tls")
-    files = {"server": directory / "server.pem", "ca": directory / "ca.pem"}
-    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(
-        str(files["server"]))
-    ca.cert_pem.write_to_path(str(files["ca"]))
-    return files
-
-
 @pytest.fixture(name="server_tls")
-def server_tls_fixture(pem_files: dict[str, Path]) -> ssl.SSLContext:
-    """The server's context, made by aioweb's own server_context()."""
-    return server_context(str(pem_files["server"]))
+def server_tls_fixture(tls_files: dict[str, Path], tmp_path: Path) -> ssl.SSLContext:
+    """The server's context, made by aioweb's own server_context() from one file that
+    holds the key and the certificate (the CLI's tests give them as two)."""
+    both = tmp_path / "key-and-cert.pem"
+    both.write_bytes(tls_files["key"].read_bytes() + tls_files["cert"].read_bytes())
+    return server_context(str(both))
 
 
 @pytest.fixture(name="client_tls")
-def client_tls_fixture(ca: trustme.CA) -> ssl.SSLContext:
+def client_tls_fixture(certificate_authority: trustme.CA) -> ssl.SSLContext:
     """A client context that trusts the CA, and checks the server's name."""
     context = ssl.create_default_context()
-    ca.configure_trust(context)
+    certificate_authority.configure_trust(context)
     return context
 
 
@@ -157,11 +143,13 @@ def test_stop_does_not_wait_for_a_stalled_handshake(serve: Callable[..., Any],
 
 
 def test_client_certificates_required(serve: Callable[..., Any], connect: Callable[..., Any],
-                                      ca: trustme.CA, pem_files: dict[str, Path],
+                                      certificate_authority: trustme.CA,
+                                      tls_files: dict[str, Path],
                                       client_tls: ssl.SSLContext) -> None:
     """client_certificates="required" (mutual TLS): a client with a certificate the CA
     issued is served; one without is refused in the handshake."""
-    context = server_context(str(pem_files["server"]), ca_certs=str(pem_files["ca"]),
+    context = server_context(str(tls_files["cert"]), str(tls_files["key"]),
+                             ca_certs=str(tls_files["ca"]),
                              client_certificates="required")
     server = serve(scheme_and_body, tls=context)
     with pytest.raises((ssl.SSLError, ConnectionResetError, EOFError)):
@@ -170,19 +158,19 @@ def test_client_certificates_required(serve: Callable[..., Any], connect: Callab
         # the refusal comes with the first read.
         anonymous.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         anonymous.read_response()
-    ca.issue_cert("client@example.org").configure_cert(client_tls)
+    certificate_authority.issue_cert("client@example.org").configure_cert(client_tls)
     client = connect(server.address, tls=client_tls)
     client.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
     assert client.read_response().body == b"https "
 
 
 def test_server_context_refuses_a_key_that_does_not_load(tmp_path: Path,
-                                                         pem_files: dict[str, Path]) -> None:
+                                                         tls_files: dict[str, Path]) -> None:
     """A missing file or one without a key: an OSError (ssl.SSLError is one) to report."""
     with pytest.raises(OSError):
         server_context(str(tmp_path / "missing.pem"))
     with pytest.raises(ssl.SSLError):
-        server_context(str(pem_files["ca"]))  # a certificate, but no private key
+        server_context(str(tls_files["ca"]))  # a certificate, but no private key
 
 
 def test_graceful_stop_with_a_tls_request_in_flight(serve: Callable[..., Any],

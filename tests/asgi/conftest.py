@@ -7,7 +7,6 @@
 * ``serve_native(handler, **options)`` — the same for a native handler.
 * ``serve_uvicorn(app)`` — the app on uvicorn (httptools, uvloop), for the
   differential tests.
-* ``tls_files`` — PEM files (``cert``, ``key``, ``ca``) for HTTPS on 127.0.0.1.
 * ``raw_exchange(url, data)`` — send bytes, read until the server closes (or a
   timeout), return what came back: for the framing checks httpx hides.
 
@@ -23,11 +22,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 import uvicorn
 from loop_thread import LoopThread
 
@@ -183,20 +180,6 @@ def raw_exchange(served: Served, data: bytes, timeout: float = 2.0) -> tuple[byt
         except ConnectionResetError:
             pass
         return bytes(received), True
-
-
-@pytest.fixture(name="tls_files", scope="session")
-def tls_files_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """PEM files for HTTPS, made by trustme: ``cert`` and ``key`` for 127.0.0.1, issued
-    by a certificate authority of the session's own, ``ca``, for clients to trust."""
-    directory = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1", "localhost")
-    files = {name: directory / f"{name}.pem" for name in ("cert", "key", "ca")}
-    issued.cert_chain_pems[0].write_to_path(str(files["cert"]))
-    issued.private_key_pem.write_to_path(str(files["key"]))
-    ca.cert_pem.write_to_path(str(files["ca"]))
-    return files
 
 
 @pytest.fixture(name="raw_exchange")
