@@ -198,3 +198,18 @@ def test_graceful_stop_with_a_tls_request_in_flight(serve: Callable[..., Any],
     assert client.wait_closed()  # the server's close_notify
     client.close()  # as clients do then: the server's side ends
     assert stopping.result(timeout=3) == 0
+
+
+def test_a_client_that_never_answers_close_notify_is_let_go(
+        serve: Callable[..., Any], connect: Callable[..., Any], poll: Callable[..., bool],
+        server_tls: ssl.SSLContext, client_tls: ssl.SSLContext) -> None:
+    """Connection: close over TLS: the server sends close_notify and waits for the
+    client's at most linger_timeout, not the loop's 30 s, for a client that read the
+    answer and went quiet with its socket open."""
+    server = serve(scheme_and_body, tls=server_tls, linger_timeout=0.5)
+    client = connect(server.address, tls=client_tls)
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert client.read_response().closes
+    started = time.monotonic()
+    assert poll(lambda: server.connection_count == 0, 5)
+    assert time.monotonic() - started < 3
