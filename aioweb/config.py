@@ -53,9 +53,11 @@ class Config:
     # and closed, no handler called. None: bounded only by the process's file
     # descriptors (ulimit -n), at which accepting pauses (listener.py). Set it
     # below that to answer a flood rather than leave it queued. Connections
-    # lingering after a refusal count until they close (linger_timeout); with
-    # TLS, a connection counts from the end of its handshake (before that,
-    # tls_handshake_timeout bounds it).
+    # lingering after a refusal count until they close (linger_timeout). With
+    # TLS, a connection counts from the end of its handshake; the handshakes
+    # in progress on each listening socket are bounded by this number too
+    # (past it, a socket is closed before its handshake: no 503 can be sent
+    # before one), each for at most tls_handshake_timeout.
     max_connections: int | None = None
     # Requests served before the container stops itself, gracefully, as on
     # SIGTERM. None: never. Under --workers the supervisor starts a fresh

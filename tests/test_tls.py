@@ -126,6 +126,36 @@ def test_a_client_that_never_handshakes_is_closed(serve: Callable[..., Any],
         assert 0.25 < time.monotonic() - started < 3
 
 
+def test_handshakes_past_max_connections_are_closed_at_once(
+        serve: Callable[..., Any], server_tls: ssl.SSLContext,
+        client_tls: ssl.SSLContext) -> None:
+    """max_connections=2 bounds the handshakes in progress too: two sockets that never
+    handshake hold both places, a third is closed at once instead of waiting out
+    tls_handshake_timeout; once they go, a real client is served."""
+    server = serve(scheme_and_body, tls=server_tls, max_connections=2,
+                   tls_handshake_timeout=30.0)
+    silent = [socket.create_connection(server.address, timeout=5) for _ in range(2)]
+    try:
+        time.sleep(0.3)  # both accepted: their handshakes have begun, on the server's side
+        with socket.create_connection(server.address, timeout=5) as third:
+            started = time.monotonic()
+            try:
+                assert third.recv(1) == b""
+            except ConnectionResetError:
+                pass  # reset rather than closed: as good
+            assert time.monotonic() - started < 2
+        silent[0].settimeout(0.2)
+        with pytest.raises(TimeoutError):  # the first two are still waited for
+            silent[0].recv(1)
+    finally:
+        for sock in silent:
+            sock.close()
+    time.sleep(0.3)  # their handshakes fail on the server's side: the places are free
+    host, port = server.address
+    with httpx.Client(verify=client_tls, base_url=f"https://{host}:{port}") as client:
+        assert client.get("/").text == "https "
+
+
 def test_stop_does_not_wait_for_a_stalled_handshake(serve: Callable[..., Any],
                                                     server_tls: ssl.SSLContext) -> None:
     """stop() while a client sits in its TLS handshake: once the grace period is over the

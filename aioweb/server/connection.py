@@ -71,8 +71,7 @@ class HttpToolsConnection(TransportControl):
         # Bodies this size and up may be gzipped; "infinity" when gzip is off.
         self.gzip_min_size = state.config.gzip_min_size if state.config.gzip else 1 << 62
         # Bodies smaller than this go out plain, joined to their head in one
-        # write: too small to gzip, and not worth a second write call. Only
-        # these take respond.py's fast paths.
+        # write (too small to gzip or to split): respond.py's fast paths.
         self.plain_below = min(self.gzip_min_size, JOIN_LIMIT + 1)
         # The reader's heads are this connection's requests (see request.py).
         self._reader = RequestReader(state.config, functools.partial(HttpToolsRequest, self))
@@ -90,8 +89,7 @@ class HttpToolsConnection(TransportControl):
     # --- 1. transport callbacks ------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports are not asyncio.Transport subclasses, but they
-        # have the same methods: a cast, not an isinstance check.
+        # uvloop's transports are no asyncio.Transport subclasses, but quack alike.
         transport = self.transport = cast(asyncio.Transport, transport)
         transport.set_write_buffer_limits(high=self.config.write_buffer_size)
         self.state.connections.add(self)
@@ -102,21 +100,20 @@ class HttpToolsConnection(TransportControl):
         if self.state.shutting_down:  # accepted just as the container stopped
             self.shutdown()
         elif limit is not None and len(self.state.connections) > limit:
-            # Over capacity: answered at once, before its request is read
-            # (the linger reads and drops that), and closed.
+            # Over capacity: answered before its request is read (the linger
+            # drops that), and closed.
             self._send_rejection(Rejection(503, "too many connections", ""))
 
     def data_received(self, data: bytes) -> None:
         if self._debug:
             self._step("read %d bytes", len(data))
-        if self._unparsed:  # reading was paused just after this was read
+        if self._unparsed:  # read just as reading paused: held back too
             self._unparsed += data
             return
         self._parse(data)
         if self._unparsed or (self._waiting and self._current is None):
-            # Bytes held back go on being parsed while the queue has room,
-            # even with a handler running: the empty lines that made _parse
-            # hold them back may have been inside that handler's own body.
+            # Held-back bytes are parsed as the queue has room, even with a
+            # handler running: what _parse counted may be in its own body.
             self._run_waiting()
         elif self._current is None and self._reader.in_head and self.phase is not HEAD:
             self._enter(HEAD)  # the head timeout counts from here
@@ -127,12 +124,11 @@ class HttpToolsConnection(TransportControl):
         if receiving is not None:
             receiving._fail(ClientDisconnected("the client ended the connection mid-body"))  # pylint: disable=protected-access
         if self._current is not None:
-            # Its request is complete, but a handler waiting for the client to
-            # go (long polling, an ASGI app's http.disconnect) should know.
+            # A handler waiting for the client to go (long polling, http.disconnect).
             self._current._disconnected()  # pylint: disable=protected-access
-        # Answer what it already sent (keep the transport open for writing), then close.
         if self._current is None and not self._waiting:
             return False  # nothing in flight: let the transport close
+        # Answer what it sent (True keeps the transport open for writing), then close.
         self._closing = True
         return True
 
@@ -187,10 +183,9 @@ class HttpToolsConnection(TransportControl):
 
     def _on_head(self, request: HttpToolsRequest) -> None:
         if (self.state.shutting_down and self.phase is HANDLING) or not self._keep_alive:
-            # Pipelined behind a response in flight when shutdown began (that
-            # response says Connection: close; a connection's first request is
-            # still answered, see shutdown()), or behind a response that
-            # closed the connection: not accepted. Read no further.
+            # Pipelined behind a response in flight when shutdown began (which
+            # says Connection: close; see shutdown()), or behind one that closed
+            # the connection: not accepted. Read no further.
             self._reader.finished = True
             return
         if self._debug:
@@ -201,13 +196,10 @@ class HttpToolsConnection(TransportControl):
         if request.has_body:
             self._receiving = request
         elif self._current is None and not self._waiting and not self._write_paused:
-            # Complete already (no body), and nothing ahead of it (the test
-            # _run_waiting makes, for an empty queue): its turn is now, so it
-            # starts here rather than from the queue a moment later, which
-            # cost ~2,000 instructions per request (measured,
-            # bench/instructions.py). A request with a body waits for the
-            # rest of this read: its body is likely in it, and a handler
-            # that finds it whole needs no Task.
+            # Complete (no body), nothing ahead of it: its turn is now, not from
+            # the queue a moment later (~2,000 instructions a request fewer,
+            # bench/instructions.py). A request with a body waits for the rest
+            # of this read: its body is likely in it, and then needs no Task.
             self._current = request
             self._start(request)
             return
@@ -251,10 +243,8 @@ class HttpToolsConnection(TransportControl):
             self._enter(HEAD)  # held-back bytes began a head: its timeout runs
 
     def _start(self, request: HttpToolsRequest) -> None:
-        # The caller has made the request current: were it set here, mypy
-        # would take _current to be this request still after respond() below
-        # (which may have reset it), and the compiled form (docs/compiled.md)
-        # trusts that narrowing and skips its None check.
+        # The caller makes the request current: set here, mypy (and the compiled
+        # form, which trusts it) would take _current to be it after respond() too.
         if self.phase is not HANDLING:
             if self._debug:
                 self._enter(HANDLING)  # traced, and the step checked against TRANSITIONS
@@ -297,10 +287,9 @@ class HttpToolsConnection(TransportControl):
         if self._current is request and not self.lost:  # it never wrote a response
             self.response_sent(False)
         if self._current is None and self._waiting and not self.lost:
-            # Not from here: this is still the finishing Task's step, and the
-            # next handler's eager first step would run with that Task current
-            # (an app asking for its Task would get another request's). The
-            # next loop turn has no Task current, as when bytes arrive.
+            # Not from here, in the finishing Task's step: the next handler's
+            # eager first step would see that Task as current. The next loop
+            # turn has none, as when bytes arrive.
             self.loop.call_soon(self._run_waiting, context=self._context)
 
     def keep_alive_after(self, request: HttpToolsRequest, handler_says_close: bool) -> bool:
@@ -323,9 +312,8 @@ class HttpToolsConnection(TransportControl):
             self._keep_alive = False  # a head still in this read is not accepted (_on_head)
             self._drop_queued()
             if request is not None and not request.complete:
-                # Answered before its body was read: the client may still be
-                # sending it, and closing now would reset the connection
-                # under the answer. Linger instead.
+                # Answered before its body was read: closing now could reset the
+                # connection under the answer while the client still sends. Linger.
                 self._reader.finished = True
                 self._linger()
             else:
@@ -338,8 +326,7 @@ class HttpToolsConnection(TransportControl):
             else:
                 if self._debug:
                     self._enter(IDLE)  # traced, and the step checked against TRANSITIONS
-                # What _enter does, without its call (and its lookup of the
-                # timeout): ~850 instructions per request fewer (measured).
+                # _enter's effect without its call: ~850 instructions a request fewer.
                 self.phase, self.deadline = IDLE, ARM_AT_NEXT_TICK
 
     def send_continue(self, request: HttpToolsRequest) -> None:
@@ -385,10 +372,9 @@ class HttpToolsConnection(TransportControl):
         """
         self._closing = True
         if self.phase is FRESH:
-            # Accepted while the container still accepted: its request may be
-            # on its way, so it gets a moment to arrive and is answered (with
-            # Connection: close) rather than reset. Not first_byte_timeout: a
-            # browser's preconnected sockets would hold up every shutdown.
+            # Accepted just before: its request may be on its way, and gets a
+            # moment to arrive and be answered (Connection: close), not reset.
+            # Not first_byte_timeout: preconnected sockets would hold up every stop.
             self.deadline = self.loop.time() + SHUTDOWN_FIRST_BYTE_WAIT
         elif self._current is None and not self._waiting:
             self._close()

@@ -113,7 +113,8 @@ class HttpToolsContainer(Container):
         sockets = self._sockets or await bind(self.config.host, self.config.port)
         tls = None if self._tls is None else tls_options(self._tls, self.config)
         self._listeners = [Listener(sock, loop, functools.partial(HttpToolsConnection, state),
-                                    self.config.backlog, tls) for sock in sockets]
+                                    self.config.backlog, tls, self.config.max_connections)
+                           for sock in sockets]
         for listener in self._listeners:
             listener.start()
         sockname = sockets[0].getsockname()

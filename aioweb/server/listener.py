@@ -144,7 +144,8 @@ class Listener:
 
     def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop,
                  new_connection: ConnectionFactory, backlog: int,
-                 tls_options: Mapping[str, Any] | None = None) -> None:
+                 tls_options: Mapping[str, Any] | None = None,
+                 max_handshakes: int | None = None) -> None:
         self.sock = sock
         self._loop = loop
         self._new_connection = new_connection
@@ -154,6 +155,12 @@ class Listener:
         # encrypts and decrypts underneath: the connection sees the same
         # bytes as without it.
         self._tls_options = tls_options or {}
+        # A connection counts against max_connections once its handshake is
+        # done and connection_made runs; until then it is only a socket here.
+        # Without this bound, clients that connect and never handshake would
+        # each hold a descriptor for tls_handshake_timeout, as many as they
+        # can open: past it, an accepted socket is closed before its handshake.
+        self._max_handshakes = max_handshakes if tls_options else None
         # What every accepted socket shares with this one, read once: each
         # read of family or type builds an enum (see _AcceptedSocket).
         self._kind = (sock.family, sock.type, sock.proto)
@@ -198,6 +205,9 @@ class Listener:
                 self._loop.remove_reader(listening.fileno())
                 self._retry = self._loop.call_later(ACCEPT_RETRY_DELAY, self._resume)
                 return
+            if self._max_handshakes is not None and len(self._adopting) >= self._max_handshakes:
+                socket.close(fd)  # the client sees its handshake fail at once
+                continue
             conn = _AcceptedSocket(*self._kind, fd)
             # Neither setblocking(False) nor TCP_NODELAY here: the loop's
             # transport sets both (asyncio's transports since Python 3.6,
