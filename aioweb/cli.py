@@ -47,6 +47,8 @@ from aioweb.asgi.loader import (Interface, LoadError, asgi_handlers_in, detect_i
 from aioweb.asgi.proxy import TrustedProxies
 from aioweb.config import Config
 from aioweb.contract import Handler, HandlerFunction
+from aioweb.errors import ResponseHeaderError
+from aioweb.http11.writer import CommonHeaders
 from aioweb.server.container import HttpToolsContainer
 from aioweb.server.lifecycle import new_event_loop, serve_until_signalled
 from aioweb.server.listener import bind_unix_socket, listening_socket_from_fd, socket_address
@@ -142,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="gzip compressible responses for clients that accept it (default: on for "
              "native handlers; off for ASGI apps, which decide for themselves, e.g. with "
              "GZipMiddleware)")
+    add("--server-header", action=argparse.BooleanOptionalAction, default=True,
+        help="send Server: aioweb (on; an app's own Server line replaces it)")
+    add("--date-header", action=argparse.BooleanOptionalAction, default=True,
+        help="send Date (on, as RFC 9110 asks of a server with a clock; an app's own "
+             "replaces it)")
+    add("--header", action="append", type=header_pair, dest="headers", metavar="NAME:VALUE",
+        help="a header line for every response (repeatable); Server:NAME replaces aioweb's")
     add("--limit-concurrency", type=int, dest="max_connections", metavar="N",
         help="connections open at once; past it, 503 (none; Config.max_connections)")
     add("--limit-max-requests", type=int, dest="max_requests", metavar="N",
@@ -183,6 +192,19 @@ def client_certificates(value: str) -> str:
     return value
 
 
+def header_pair(value: str) -> tuple[str, str]:
+    """--header: "Name: value" as a pair, checked as a response header is."""
+    name, colon, header_value = value.partition(":")
+    pair = (name.strip(), header_value.strip())
+    try:
+        if not colon:
+            raise ResponseHeaderError("no colon between name and value")
+        CommonHeaders("", defaults=[pair])
+    except ResponseHeaderError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r}: {exc}") from None
+    return pair
+
+
 def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     """The TLS flags' context, or None without --ssl-certfile; OSError
     (ssl.SSLError is one) when the files cannot be loaded."""
@@ -200,7 +222,10 @@ def make_config(args: argparse.Namespace, interface: Interface) -> Config:
     return dataclasses.replace(Config(), host=args.host, port=args.port, gzip=gzip,
                                debug=args.log_level == "trace",
                                max_connections=args.max_connections,
-                               max_requests=args.max_requests, **fields)
+                               max_requests=args.max_requests,
+                               server_header="aioweb" if args.server_header else "",
+                               date_header=args.date_header,
+                               default_headers=tuple(args.headers or ()), **fields)
 
 
 def build_handler(app: object, interface: Interface, args: argparse.Namespace

@@ -106,7 +106,16 @@ class Config:
     gzip_min_size: int = 1400
     # Level 6 is zlib's default: most of level 9's gain for a third of its CPU.
     gzip_level: int = 6
+    # The Server header's value; "" sends none (for those who would rather
+    # not say what they run). A handler's own Server line replaces it.
     server_header: str = "aioweb"
+    # RFC 9110 §6.6.1: an origin server with a clock sends Date; turn it off
+    # only behind a proxy that adds its own. A handler's own Date replaces it.
+    date_header: bool = True
+    # Header lines for every response, refusals included (the CLI's
+    # --header): security headers, say. A Server or Date among them
+    # replaces the container's; the others are sent beside a handler's own.
+    default_headers: tuple[tuple[str, str], ...] = ()
 
     # --- scheduling -------------------------------------------------------
     # Run handlers eagerly (see aioweb/server/eager.py). False starts every

@@ -42,7 +42,8 @@ class Response:
     encoded as UTF-8 and, when no Content-Type is given, sent as
     ``text/plain; charset=utf-8``.
 
-    The container adds ``Date``, ``Server``, the framing headers
+    The container adds ``Date`` and ``Server`` (unless the handler gives its
+    own: then only the handler's goes out), the framing headers
     (``Content-Length`` or ``Transfer-Encoding``) and ``Connection`` itself.
     A header name or value holding CR, LF or NUL is refused: the client gets a
     500 instead, so a handler cannot split a response by mistake.

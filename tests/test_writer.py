@@ -41,25 +41,26 @@ def test_body_allowed(method: str, status: int, allowed: bool) -> None:
 def test_encode_headers_takes_framing_and_connection_out() -> None:
     """Framing is the container's (RFC 9112 §6): Content-Length, Transfer-Encoding and
     Connection are taken out of a handler's headers and reported, the rest kept in order."""
-    lines, length, close = writer.encode_headers([
+    lines, length, close, replaced = writer.encode_headers([
         ("X-One", "1"), ("Content-Length", "12"), ("Transfer-Encoding", "chunked"),
         ("Connection", "close"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
     assert lines == b"X-One: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
     assert length == 12
     assert close is True
+    assert replaced == 0
 
 
 def test_encode_headers_takes_bytes_as_they_are() -> None:
     """Bytes pairs (an ASGI app's) are written unconverted; text and bytes may mix."""
     assert writer.encode_headers([(b"x-a", b"1"), ("X-B", b"\xe9"), (b"x-c", "\xe9"),
                                   (b"content-length", b"7"), (b"connection", b"close")]) == (
-        b"x-a: 1\r\nX-B: \xe9\r\nx-c: \xe9\r\n", 7, True)
+        b"x-a: 1\r\nX-B: \xe9\r\nx-c: \xe9\r\n", 7, True, 0)
 
 
 def test_encode_headers_without_framing_headers() -> None:
     """No Content-Length set means None; no Connection: close means keep."""
     assert writer.encode_headers([("Content-Type", "text/plain")]) == (
-        b"Content-Type: text/plain\r\n", None, False)
+        b"Content-Type: text/plain\r\n", None, False, 0)
 
 
 @pytest.mark.parametrize("name,value", [
@@ -102,7 +103,7 @@ def test_encode_headers_refuses_what_is_not_a_pair(header: Any) -> None:
 def test_encode_headers_takes_pairs_as_lists() -> None:
     """ASGI apps may give each header as a two-item list (the spec's
     ``Iterable[[bytes, bytes]]``): it is a pair like a tuple."""
-    assert writer.encode_headers([[b"x-a", b"1"]]) == (b"x-a: 1\r\n", None, False)
+    assert writer.encode_headers([[b"x-a", b"1"]]) == (b"x-a: 1\r\n", None, False, 0)
 
 
 def test_encode_chunk() -> None:
@@ -127,6 +128,43 @@ def test_common_headers_have_an_imf_fixdate() -> None:
     assert block == b"server: aioweb\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
     assert re.fullmatch(rb"server: x\r\ndate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n",
                         writer.CommonHeaders("x").at(1.7e9))
+
+
+def test_a_handlers_server_or_date_is_reported_every_time() -> None:
+    """A Server or Date line of the handler's is sent as given and reported as
+    replacing the container's (RFC 9110 §5.3: one line each), the second time
+    too: such lines are never kept in the cache that skips the check."""
+    for _ in range(2):
+        assert writer.encode_headers([("Server", "mine"), ("X-A", "1")]) == (
+            b"Server: mine\r\nX-A: 1\r\n", None, False, writer.OWN_SERVER)
+        assert writer.encode_headers([(b"date", b"Sun, 06 Nov 1994 08:49:37 GMT"),
+                                      (b"server", b"x")])[3] == (
+            writer.OWN_SERVER | writer.OWN_DATE)
+    assert ("Server", "mine") not in writer._sent_lines  # pylint: disable=protected-access
+
+
+def test_common_blocks_leave_out_what_a_handler_replaced() -> None:
+    """blocks[replaced] is the block without the container's lines the handler
+    gave itself; the defaults configured go into every block, after Server and Date."""
+    common = writer.CommonHeaders("aioweb", defaults=[("X-Frame-Options", "DENY")])
+    common.at(784111777.0)
+    date = b"date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+    assert common.blocks == (b"server: aioweb\r\n" + date + b"X-Frame-Options: DENY\r\n",
+                             date + b"X-Frame-Options: DENY\r\n",
+                             b"server: aioweb\r\nX-Frame-Options: DENY\r\n",
+                             b"X-Frame-Options: DENY\r\n")
+    assert common.block == common.blocks[0]
+
+
+def test_common_headers_off_or_replaced_by_defaults() -> None:
+    """No Server for "", no Date when off; a Server among the defaults takes the
+    place of the container's; framing headers and split-making ones are refused."""
+    assert writer.CommonHeaders("", date=False).at(1.7e9) == b""
+    assert writer.CommonHeaders("aioweb", date=False, defaults=[("Server", "edge")]).at(
+        1.7e9) == b"Server: edge\r\n"
+    for bad in (("Content-Length", "3"), ("Connection", "close"), ("X-A", "1\r\nX-B: 2")):
+        with pytest.raises(ResponseHeaderError):
+            writer.CommonHeaders("aioweb", defaults=[bad])
 
 
 def test_response_str_body_is_utf8_text() -> None:
@@ -208,7 +246,7 @@ def test_sent_header_lines_are_remembered_within_a_bound() -> None:
     assert (b"x-evil", b"a\r\nset-cookie: pwned=1") not in sent_lines
     # Framing and Connection headers are read each time, never kept as lines.
     assert writer.encode_headers([(b"content-length", b"5"), (b"connection", b"close")]) == (
-        b"", 5, True)
+        b"", 5, True, 0)
     assert (b"content-length", b"5") not in sent_lines
     long_pair = (b"x-long", b"v" * 1000)
     assert writer.encode_headers([long_pair])[0] == b"x-long: " + b"v" * 1000 + b"\r\n"
@@ -228,9 +266,9 @@ def test_declared_content_lengths_are_remembered_within_a_bound() -> None:
     kept; a pair that cannot be a key still works; the cache stays bounded."""
     lengths = writer._declared_lengths  # pylint: disable=protected-access
     pair = (b"content-length", b"11")
-    assert writer.encode_headers([pair, (b"x-a", b"1")]) == (b"x-a: 1\r\n", 11, False)
+    assert writer.encode_headers([pair, (b"x-a", b"1")]) == (b"x-a: 1\r\n", 11, False, 0)
     assert lengths[pair] == 11
-    assert writer.encode_headers([pair]) == (b"", 11, False)  # from the cache, the same answer
+    assert writer.encode_headers([pair]) == (b"", 11, False, 0)  # from the cache, the same answer
     for _ in range(2):
         with pytest.raises(ResponseHeaderError):
             writer.encode_headers([(b"content-length", b"1e3")])

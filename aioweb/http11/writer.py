@@ -30,6 +30,12 @@ _checked_names: dict[object, tuple[bytes, bytes]] = {}
 _CHECKED_NAMES_MAX = 1024
 # Headers the container owns: it frames the body itself.
 _FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+# Lines the container adds to every response unless the handler gives its
+# own, as bits of encode_headers' "replaced": RFC 9110 §5.3 allows a field
+# that is not a list only once, and clients refuse two Server lines (aiohttp
+# since 3.14). Never kept in _sent_lines, so always seen here.
+OWN_SERVER, OWN_DATE = 1, 2
+_REPLACING = {b"server": OWN_SERVER, b"date": OWN_DATE}
 # Header lines sent lately, by the (name, value) pair the handler gave: an app
 # sends the same few (content-type: text/plain) over and over, and checking
 # and formatting a pair costs more than the rest of a small response head
@@ -70,12 +76,14 @@ def body_allowed(method: str, status: int) -> bool:
     return not (method == "HEAD" or status < 200 or status == 204 or status == 304)
 
 
-def encode_headers(headers: Iterable[object]) -> tuple[bytes, int | None, bool]:
+def encode_headers(headers: Iterable[object]) -> tuple[bytes, int | None, bool, int]:
     """Check and encode a handler's headers: (name, value) pairs, as text or as bytes.
 
     Returns the encoded lines, the Content-Length the handler set (or None),
-    and whether it asked for ``Connection: close``. Framing headers are taken
-    out: the container writes its own, so they can never disagree with the body.
+    whether it asked for ``Connection: close``, and which of the container's
+    own lines its headers replace (OWN_SERVER, OWN_DATE: see
+    CommonHeaders.blocks). Framing headers are taken out: the container
+    writes its own, so they can never disagree with the body.
 
     The pairs are typed ``object`` because they are checked here, not trusted:
     what a handler or an app gives may be anything (and the compiled form,
@@ -84,6 +92,7 @@ def encode_headers(headers: Iterable[object]) -> tuple[bytes, int | None, bool]:
     lines = []
     content_length = None
     close = False
+    replaced = 0
     for pair in headers:
         try:
             line = _sent_lines.get(pair)
@@ -125,11 +134,14 @@ def encode_headers(headers: Iterable[object]) -> tuple[bytes, int | None, bool]:
             raise ResponseHeaderError(f"header {name!r} would split the response")
         line = b"%s: %s\r\n" % (raw_name, raw_value)
         lines.append(line)
-        if len(line) <= _SENT_LINE_MAX_SIZE and type(pair) is tuple:  # pylint: disable=unidiomatic-typecheck
+        own = _REPLACING.get(lowered)
+        if own is not None:
+            replaced |= own
+        elif len(line) <= _SENT_LINE_MAX_SIZE and type(pair) is tuple:  # pylint: disable=unidiomatic-typecheck
             if len(_sent_lines) >= _SENT_LINES_MAX:
                 _sent_lines.clear()
             _sent_lines[pair] = line
-    return b"".join(lines), content_length, close
+    return b"".join(lines), content_length, close, replaced
 
 
 def _encode_value(name: object, value: object) -> bytes:
@@ -197,25 +209,52 @@ def encode_chunk(data: bytes) -> bytes:
 
 
 class CommonHeaders:
-    """The ``date`` and ``server`` lines, rebuilt at most once a second.
+    """The lines every response carries: ``server``, ``date`` and any defaults
+    configured (``Config.default_headers``), rebuilt at most once a second.
 
     Formatting a date costs more than the rest of a small response head;
     RFC 9110 §6.6.1 only asks for one-second resolution, so it is cached.
     The clock is read by the caller's ``now`` (seconds), keeping this sans-IO.
+    ``blocks[replaced]`` leaves out the lines a handler's own headers replace
+    (encode_headers' last value): ``blocks[0]`` is the whole block. A Server
+    or Date among the defaults replaces the container's own in every block.
     """
 
-    __slots__ = ("_server", "_second", "block")
+    __slots__ = ("_server", "_date", "_fixed_date", "_defaults", "_second", "block", "blocks")
 
-    def __init__(self, server: str) -> None:
+    def __init__(self, server: str, date: bool = True,
+                 defaults: Iterable[tuple[str, str]] = ()) -> None:
         self._server = b"server: " + server.encode("latin-1") + _CRLF if server else b""
+        self._date = date
+        self._fixed_date = b""
+        lines = []
+        for name, value in defaults:
+            if name.lower() in ("content-length", "transfer-encoding", "connection"):
+                raise ResponseHeaderError(f"{name} is the container's to send, per response")
+            line, _, _, replaced = encode_headers([(name, value)])
+            if replaced & OWN_SERVER:
+                self._server = line
+            elif replaced & OWN_DATE:  # a fixed date: odd, but asked for
+                self._fixed_date, self._date = line, False
+            else:
+                lines.append(line)
+        self._defaults = b"".join(lines)
         self._second = -1
         self.block = b""
+        self.blocks: tuple[bytes, ...] = ()
 
     def at(self, now: float) -> bytes:
-        """The block for the given wall-clock time."""
+        """The whole block for the given wall-clock time (``blocks`` too)."""
         second = int(now)
         if second != self._second:
             self._second = second
-            date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(second))
-            self.block = self._server + b"date: " + date.encode("ascii") + _CRLF
+            date = self._fixed_date
+            if self._date:
+                date = b"date: %s\r\n" % time.strftime(
+                    "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(second)).encode("ascii")
+            server = self._server
+            self.blocks = tuple((b"" if own & OWN_SERVER else server)
+                                + (b"" if own & OWN_DATE else date) + self._defaults
+                                for own in range(OWN_SERVER + OWN_DATE + 1))
+            self.block = self.blocks[0]
         return self.block

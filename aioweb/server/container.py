@@ -61,9 +61,12 @@ class ServerState:
             None if DEADLINES[phase] is None else float(getattr(config, str(DEADLINES[phase])))
             for phase in Phase)
         # The Date/Server block of every response, refreshed by the
-        # container's tick rather than read from the clock per response.
-        self.common_headers = CommonHeaders(config.server_header)
+        # container's tick rather than read from the clock per response;
+        # common_blocks[replaced]: without the lines a handler replaced.
+        self.common_headers = CommonHeaders(config.server_header, config.date_header,
+                                            config.default_headers)
         self.common_block = b""
+        self.common_blocks: tuple[bytes, ...] = ()
         # The commonest head's start, "HTTP/1.1 200 OK" and that block, kept
         # joined: the fast path then formats a response in one step.
         self.ok_block = b""
@@ -73,6 +76,7 @@ class ServerState:
     def set_clock(self, now: float) -> None:
         """Refresh what depends on the time of day: the Date header."""
         self.common_block = self.common_headers.at(now)
+        self.common_blocks = self.common_headers.blocks
         self.ok_block = status_line(200) + self.common_block
 
     def connection_closed(self, connection: HttpToolsConnection) -> None:

@@ -240,12 +240,13 @@ class HttpToolsRequest(RequestHead, Request):  # pylint: disable=abstract-method
         if self.response_started:
             raise RuntimeError("this request has already been answered")
         pairs = list(headers)
-        header_lines, length, close = writer.encode_headers(pairs)
+        header_lines, length, close, replaced = writer.encode_headers(pairs)
         if content_length is not None:
             length = content_length
         keep_alive = self._connection.keep_alive_after(self, close)
         body_writer = self.writer = ResponseBodyWriter(self._connection, self, status, pairs,
-                                                       header_lines, length, keep_alive)
+                                                       header_lines, length, keep_alive,
+                                                       replaced)
         return body_writer
 
     def _take_all(self) -> None:

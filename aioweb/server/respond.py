@@ -47,7 +47,7 @@ def refusal_bytes(rejection: Rejection, common_block: bytes) -> bytes:
     """The whole answer to a request the reader refused; the connection closes after it."""
     response = error_response(rejection.status, rejection.reason)
     assert isinstance(response.body, bytes)
-    header_lines, _, _ = writer.encode_headers(response.headers)
+    header_lines, _, _, _ = writer.encode_headers(response.headers)
     head = writer.encode_head("1.1", rejection.status, common_block, header_lines,
                               writer.content_length_line(len(response.body)), keep_alive=False)
     # RFC 9110 §9.3.2: a response to HEAD never has content, even a refusal.
@@ -120,15 +120,17 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         result = Response(result) if isinstance(result, (bytes, str)) else _bad_result(result)
     status, body, headers = result.status, result.body, result.headers
     try:
-        header_lines, length, close = writer.encode_headers(headers)
+        header_lines, length, close, replaced = writer.encode_headers(headers)
     except ResponseHeaderError as exc:
         log.error("refused a response to %s %r: %s", request.method, request.target, exc)
         status, body, headers = 500, b"500 Internal Server Error\n", []
-        header_lines, length, close = b"", None, False
-    if status == 200 and type(body) is bytes and len(body) < connection.plain_below:  # pylint: disable=unidiomatic-typecheck
+        header_lines, length, close, replaced = b"", None, False, 0
+    if (status == 200 and not replaced and type(body) is bytes  # pylint: disable=unidiomatic-typecheck
+            and len(body) < connection.plain_below):
         if ((length is None or length == len(body)) and request.method != "HEAD"
                 and request.http_version == "1.1" and connection.keep_alive_after(request, close)):
-            # A 200 with headers (every ASGI response, most native ones),
+            # A 200 with headers (every ASGI response, most native ones) that
+            # replace none of the container's lines (Server, Date),
             # too small to gzip, its length as declared if declared: as the
             # fast path above, one formatting step, and the same bytes as
             # the general path below. Decided before the general path's
@@ -141,7 +143,7 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
     if not 100 <= status <= 599:  # RFC 9110 §15: three digits, 1xx to 5xx
         log.error("refused a response to %s %r: status %r", request.method, request.target, status)
         status, body, headers = 500, b"500 Internal Server Error\n", []
-        header_lines, length, close = b"", None, False
+        header_lines, length, close, replaced = b"", None, False, 0
     keep_alive = connection.keep_alive_after(request, close)
     with_body = writer.body_allowed(request.method, status)
     if not isinstance(body, bytes) or (
@@ -150,7 +152,7 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         # Streamed, or a body that breaks the length it promised: the writer
         # frames by the declared length and checks the body against it.
         return _stream(ResponseBodyWriter(connection, request, status, headers, header_lines,
-                                          length, keep_alive), body)
+                                          length, keep_alive, replaced), body)
     # Decided as for GET even for HEAD: HEAD must announce what GET would send
     # (RFC 9110 §9.3.2), and the size GET would have is the length it declares.
     size = length if request.method == "HEAD" and not body and length is not None else len(body)
@@ -168,7 +170,8 @@ def write_response(connection: HttpToolsConnection, request: HttpToolsRequest,
         framing = b"" if gzip else writer.content_length_line(length)
     else:
         framing = writer.content_length_line(len(body))
-    response_head = writer.encode_head(request.http_version, status, connection.state.common_block,
+    response_head = writer.encode_head(request.http_version, status,
+                                       connection.state.common_blocks[replaced],
                                        header_lines, framing, keep_alive)
     if not with_body or not body:
         connection.write(response_head)
@@ -200,12 +203,13 @@ class ResponseBodyWriter(ResponseWriter):
     Framing: the Content-Length the handler gave (its byte count is then
     checked), else chunked for HTTP/1.1, else (HTTP/1.0) the body ends when
     the connection closes. Each write waits for the client to catch up when
-    the transport's buffer is full.
+    the transport's buffer is full. ``replaced``: the container's lines the
+    handler's own headers replace (``writer.encode_headers``).
     """
 
     def __init__(self, connection: HttpToolsConnection, request: HttpToolsRequest, status: int,
                  headers: list[Header], header_lines: bytes, length: int | None,
-                 keep_alive: bool) -> None:
+                 keep_alive: bool, replaced: int) -> None:
         self._connection = connection
         self.with_body = writer.body_allowed(request.method, status)
         self._gzip = None
@@ -237,7 +241,7 @@ class ResponseBodyWriter(ResponseWriter):
         self._finished = False
         request.response_started = True
         connection.write(writer.encode_head(request.http_version, status,
-                                            connection.state.common_block,
+                                            connection.state.common_blocks[replaced],
                                             header_lines, framing, keep_alive))
 
     async def write(self, data: bytes) -> None:

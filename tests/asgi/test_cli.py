@@ -41,6 +41,11 @@ APPS = {
                 await asyncio.sleep(0.5)
                 print("background done", flush=True)
                 return
+            if scope["path"] == "/own-server":
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"server", b"app")]})
+                await send({"type": "http.response.body", "body": b"own"})
+                return
             text = f"asgi {scope['state'].get('source')} {scope['root_path']} {scope['path']}"
             text += f" {scope['client'] and scope['client'][0]} {scope['scheme']}"
             await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -124,7 +129,8 @@ def test_version_and_help(app_dir: Path) -> None:
     for flag in ("--uds", "--loop", "--lifespan", "--factory", "--proxy-headers",
                  "--forwarded-allow-ips", "--timeout-keep-alive", "--limit-body-size",
                  "--interface", "--no-access-log", "--root-path", "--eager", "--workers", "--fd",
-                 "--reload", "--reload-dir", "--ssl-certfile", "--ssl-keyfile"):
+                 "--reload", "--reload-dir", "--ssl-certfile", "--ssl-keyfile",
+                 "--no-server-header", "--no-date-header", "--header"):
         assert flag in usage.stdout
 
 
@@ -150,6 +156,29 @@ def test_sigterm_lets_background_work_finish(cli: Callable[..., Cli]) -> None:
     status, stdout = server.stop()
     assert status == 0
     assert stdout.splitlines() == ["background done", "shutdown complete"]
+
+
+def test_header_flags(cli: Callable[..., Cli]) -> None:
+    """--no-server-header and --no-date-header leave those lines out; --header adds
+    one to every response; an app's own Server goes out alone."""
+    server = cli("asgi_app:app", "--port", "0", "--no-access-log", "--no-server-header",
+                 "--no-date-header", "--header", "X-Frame-Options: DENY", "--header",
+                 "x-robots-tag:none")
+    url = server.started()
+    response = httpx.get(url + "/x")
+    assert response.status_code == 200
+    assert "server" not in response.headers and "date" not in response.headers
+    assert response.headers.get_list("x-frame-options") == ["DENY"]
+    assert response.headers["x-robots-tag"] == "none"
+    own = httpx.get(url + "/own-server")
+    assert own.headers.get_list("server") == ["app"] and own.text == "own"
+    assert server.stop()[0] == 0
+    plain = cli("asgi_app:app", "--port", "0", "--no-access-log")
+    url = plain.started()
+    response = httpx.get(url + "/own-server")
+    assert response.headers.get_list("server") == ["app"] and "date" in response.headers
+    assert httpx.get(url + "/x").headers.get_list("server") == ["aioweb"]
+    assert plain.stop()[0] == 0
 
 
 def test_native_handler_is_detected(cli: Callable[..., Cli]) -> None:
