@@ -68,8 +68,8 @@ LAYERS: tuple[Layer, ...] = (
           ("plain data", "contract"), (),
           "Handlers written against the contract alone (routing, ASGI): "
           "they run on any Container."),
-    Layer("entry points", ("aioweb", "aioweb.__main__", "aioweb.cli", "aioweb.supervisor",
-                           "aioweb.reloader"),
+    Layer("entry points", ("aioweb", "aioweb.__main__", "aioweb.cli", "aioweb.options",
+                           "aioweb.supervisor", "aioweb.reloader"),
           ("plain data", "contract", "http11", "server", "adapters"), (),
           "The package's front door and the command line: they put the layers together."),
 )

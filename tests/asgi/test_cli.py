@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import signal
 import socket
 import ssl
@@ -179,6 +180,67 @@ def test_header_flags(cli: Callable[..., Cli]) -> None:
     assert response.headers.get_list("server") == ["app"] and "date" in response.headers
     assert httpx.get(url + "/x").headers.get_list("server") == ["aioweb"]
     assert plain.stop()[0] == 0
+
+
+LOG_FORMAT = "[%(name)s|%(levelname)s] %(message)s"
+LOG_CONFIGS = {
+    "logging.json": json.dumps({
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": LOG_FORMAT}},
+        "handlers": {"err": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "stream": "ext://sys.stderr"}},
+        "root": {"level": "WARNING", "handlers": ["err"]}}),
+    "logging.yaml": textwrap.dedent(f"""
+        version: 1
+        disable_existing_loggers: false
+        formatters: {{plain: {{format: "{LOG_FORMAT}"}}}}
+        handlers: {{err: {{class: logging.StreamHandler, formatter: plain,
+                          stream: "ext://sys.stderr"}}}}
+        root: {{level: WARNING, handlers: [err]}}
+    """),
+    "logging.ini": textwrap.dedent(f"""
+        [loggers]
+        keys=root
+        [handlers]
+        keys=err
+        [formatters]
+        keys=plain
+        [logger_root]
+        level=WARNING
+        handlers=err
+        [handler_err]
+        class=StreamHandler
+        formatter=plain
+        args=(sys.stderr,)
+        [formatter_plain]
+        format={LOG_FORMAT}
+    """),
+}
+
+
+@pytest.mark.parametrize("name", list(LOG_CONFIGS))
+def test_log_config(cli: Callable[..., Cli], tmp_path: Path, name: str) -> None:
+    """--log-config in each form: the lines come in the file's format; its root
+    level (WARNING) would hide the startup line and the access log, which
+    --log-level info shows on top of it."""
+    path = tmp_path / name
+    path.write_text(LOG_CONFIGS[name])
+    server = cli("asgi_app:app", "--port", "0", "--log-config", str(path), "--log-level", "info")
+    url = server.started()
+    assert server.seen[-1].startswith("[aioweb|INFO] aioweb ")
+    assert httpx.get(url + "/x").status_code == 200
+    server.wait_for(r'^\[aioweb\.access\|INFO\] .*"GET /x HTTP/1.1" 200')
+    assert server.stop()[0] == 0
+
+
+def test_a_log_config_that_does_not_load_exits_1(app_dir: Path, tmp_path: Path) -> None:
+    """A missing file, or one that is no configuration: exit 1, saying which file."""
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"version": 1, "handlers": {"h": {"class": "no.such.Class"}}}')
+    for path in (tmp_path / "missing.ini", tmp_path / "missing.json", broken):
+        result = run(app_dir, "asgi_app:app", "--log-config", str(path))
+        assert result.returncode == 1, result.stderr
+        assert f"could not load the log config {path}" in result.stderr
 
 
 def test_native_handler_is_detected(cli: Callable[..., Cli]) -> None:
