@@ -21,7 +21,7 @@ from typing import TextIO
 from bench.cpu_accounting import NOISY_OTHER_LOAD, SATURATED_CPU
 from bench.load_generator import LoadClient
 from bench.session import Session
-from bench.summary import Summary, ratios
+from bench.summary import Summary, paired_ratios, ratios
 
 VERSIONS_OF = ("aioweb", "httptools", "uvloop", "uvicorn", "granian")
 
@@ -91,6 +91,19 @@ def ratio_table_rows(summaries: Sequence[Summary]) -> tuple[list[str], list[list
     return columns, rows
 
 
+def paired_ratio_rows(summaries: Sequence[Summary], session: Session
+                      ) -> tuple[list[str], list[list[str]]]:
+    """The ratios taken round by round, as (column names, rows): the median
+    and, in brackets, the lowest and highest round."""
+    table = paired_ratios(session, summaries)
+    connection_counts = sorted({c for row in table.values() for c in row})
+    columns = ["ratio in each round: median (min - max)", *(f"c={c}" for c in connection_counts)]
+    rows = [[label, *(f"{row[c].median:.2f} ({row[c].low:.2f} - {row[c].high:.2f})"
+                      if c in row else "n/a" for c in connection_counts)]
+            for label, row in table.items()]
+    return columns, rows
+
+
 def print_aligned(columns: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
     """A plain-text table: first column to the left, numbers to the right."""
     widths = [max(len(cell) for cell in column) for column in zip(columns, *rows)]
@@ -112,19 +125,21 @@ def print_markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]],
 TablePrinter = Callable[[Sequence[str], Sequence[Sequence[str]], TextIO], None]
 
 
-def print_tables(summaries: Sequence[Summary], print_table: TablePrinter, out: TextIO) -> None:
-    """The result table, then the ratio table when a subject and a reference were
-    both measured; the text and the markdown report differ only in ``print_table``."""
+def print_tables(summaries: Sequence[Summary], session: Session, print_table: TablePrinter,
+                 out: TextIO) -> None:
+    """The result table, then the ratio tables (of the medians, and round by
+    round) when a subject and a reference were both measured; the text and the
+    markdown report differ only in ``print_table``."""
     print_table(RESULT_COLUMNS, result_rows(summaries), out)
-    columns, rows = ratio_table_rows(summaries)
-    if rows:
-        print(file=out)
-        print_table(columns, rows, out)
+    for columns, rows in (ratio_table_rows(summaries), paired_ratio_rows(summaries, session)):
+        if rows:
+            print(file=out)
+            print_table(columns, rows, out)
 
 
 def print_text_report(summaries: Sequence[Summary], session: Session, out: TextIO) -> None:
     """The report for a terminal."""
-    print_tables(summaries, print_aligned, out)
+    print_tables(summaries, session, print_aligned, out)
     print_problems(summaries, session, out)
 
 
@@ -134,7 +149,7 @@ def print_markdown_report(summaries: Sequence[Summary], session: Session,
     print(f"Command: `{command_line}`\n", file=out)
     print("Machine: " + ", ".join(f"{key} {value}" for key, value in machine.items()) + "\n",
           file=out)
-    print_tables(summaries, print_markdown_table, out)
+    print_tables(summaries, session, print_markdown_table, out)
     print_problems(summaries, session, out)
 
 

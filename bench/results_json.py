@@ -19,7 +19,7 @@ from bench.cpu_accounting import CLIENT_CPU, SERVER_CPU, CpuShares
 from bench.load_generator import LoadClient, LoadResult
 from bench.servers import SERVERS, ServerSpec
 from bench.session import Measurement, Session
-from bench.summary import Summary, ratios
+from bench.summary import Summary, paired_ratios, ratios
 
 
 def write_json(path: Path, options: argparse.Namespace, command_line: str,
@@ -45,6 +45,8 @@ def write_json(path: Path, options: argparse.Namespace, command_line: str,
         "summary": [asdict(s) for s in summaries],
         "ratios": {label: {str(c): v for c, v in row.items()}
                    for label, row in ratios(summaries).items()},
+        "paired_ratios": {label: {str(c): asdict(paired) for c, paired in row.items()}
+                          for label, row in paired_ratios(session, summaries).items()},
         "failures": session.failures,
         "interrupted": session.interrupted,
         **(extra or {}),

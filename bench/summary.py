@@ -5,7 +5,8 @@
 requests/second and latency percentiles, the CPU shares, the errors.  Noisy
 rounds (others took CPU time, bench/cpu_accounting.py) are left out
 when at least one round was quiet.  ``ratios`` divides each SUBJECT's median
-by each REFERENCE's (bench/servers.py).  Standard library only.
+by each REFERENCE's (bench/servers.py); ``paired_ratios`` divides round by
+round instead, and says how far the rounds spread.  Standard library only.
 """
 
 from __future__ import annotations
@@ -97,6 +98,52 @@ def ratios(summaries: Sequence[Summary]) -> dict[str, dict[int, float]]:
                    for (name, connections) in median
                    if name == subject and (reference, connections) in median
                    and median[reference, connections] > 0}
+            if row:
+                table[f"{subject} / {reference}"] = row
+    return table
+
+
+@dataclass(frozen=True)
+class PairedRatio:
+    """One subject over one reference at one connection count, round by round.
+
+    A round runs the servers one after the other, seconds apart, so a slow
+    drift of the machine moves both rates of a round alike, and their ratio
+    less than either.  The spread of these ratios is what one round's ratio
+    can be trusted to: on a host whose load the guest cannot see, it can be
+    wider than any gap between the servers (docs/benchmarks.md).
+    """
+
+    median: float
+    low: float
+    high: float
+    rounds: int  # the rounds in which both were measured (both quiet, if any were)
+
+
+def paired_ratios(session: Session, summaries: Sequence[Summary]
+                  ) -> dict[str, dict[int, PairedRatio]]:
+    """The pairs of ``ratios``, each ratio taken within each round: over the
+    rounds where both runs were quiet, or over all when none was."""
+    rates = {(m.server, m.connections, m.round_number): m for m in session.measurements}
+    roles = {s.server: s.role for s in summaries}
+    counts = sorted({s.connections for s in summaries})
+    table: dict[str, dict[int, PairedRatio]] = {}
+    for subject in (n for n, role in roles.items() if role == SUBJECT):
+        for reference in (n for n, role in roles.items() if role == REFERENCE):
+            row = {}
+            for connections in counts:
+                pairs = [(m, rates[reference, connections, n])
+                         for (name, c, n), m in rates.items()
+                         if name == subject and c == connections
+                         and (reference, connections, n) in rates]
+                pairs = [(a, b) for a, b in pairs if b.result.requests_per_second > 0]
+                quiet = [(a, b) for a, b in pairs
+                         if max(a.cpu.other, b.cpu.other) <= NOISY_OTHER_LOAD]
+                values = [a.result.requests_per_second / b.result.requests_per_second
+                          for a, b in quiet or pairs]
+                if values:
+                    row[connections] = PairedRatio(statistics.median(values), min(values),
+                                                   max(values), len(values))
             if row:
                 table[f"{subject} / {reference}"] = row
     return table
