@@ -212,7 +212,9 @@ def supervise(args: argparse.Namespace, argv: list[str]) -> int:
             reload_dirs = (args.reload_dir or [args.app_dir]) if args.reload else []
             supervisor = Supervisor(worker_command(argv, [] if args.fd else fds), fds,
                                     args.workers, args.graceful_shutdown_timeout,
-                                    [os.path.abspath(path) for path in reload_dirs])
+                                    [os.path.abspath(path) for path in reload_dirs],
+                                    reload_include=args.reload_include,
+                                    reload_exclude=args.reload_exclude)
             return await supervisor.run(f"aioweb {__version__} serving {args.app} on {where}")
         finally:
             for sock in sockets:

@@ -87,10 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes sharing the socket (1: this process serves; more: it "
              "starts and watches them, see aioweb/supervisor.py)")
     add("--reload", action=argparse.BooleanOptionalAction, default=False,
-        help="restart the server when a .py file under --reload-dir changes (for "
+        help="restart the server when a watched file under --reload-dir changes (for "
              "development; see aioweb/reloader.py)")
     add("--reload-dir", action="append", metavar="DIR",
         help="a directory to watch with --reload (repeatable; default: --app-dir)")
+    add("--reload-include", action="append", metavar="GLOB", default=[],
+        help="with --reload, watch the files this matches too, by name or path below "
+             "the directory, e.g. '*.html' (repeatable; .py files are always watched)")
+    add("--reload-exclude", action="append", metavar="GLOB", default=[],
+        help="with --reload, not the files or directories this matches (repeatable)")
     add("--fd", type=int, action="append", metavar="FD",
         help="serve the listening socket open as this file descriptor, bound by whoever "
              "started the process (repeatable; --host, --port and --uds then only name it)")

@@ -124,7 +124,8 @@ class Supervisor:
     """
 
     def __init__(self, command: list[str], fds: list[int], workers: int, grace: float,
-                 reload_dirs: Sequence[str] = ()) -> None:
+                 reload_dirs: Sequence[str] = (), *, reload_include: Sequence[str] = (),
+                 reload_exclude: Sequence[str] = ()) -> None:
         self.command = command
         self.fds = fds
         self.workers = workers
@@ -137,6 +138,7 @@ class Supervisor:
         # --reload (reloader.py): the directories watched, and how many changes
         # were seen; a worker started before the last one serves old code.
         self.reload_dirs = list(reload_dirs)
+        self.reload_patterns = (list(reload_include), list(reload_exclude))
         self.generation = 0
         self._woken = asyncio.Event()  # set (and cleared) at each change and stop
 
@@ -149,7 +151,8 @@ class Supervisor:
         first_start = [loop.create_future() for _ in range(self.workers)]
         keepers = [loop.create_task(self._keep_running(number, ready))
                    for number, ready in enumerate(first_start)]
-        watcher = (loop.create_task(watch(self.reload_dirs, self.reload, self.stopped))
+        watcher = (loop.create_task(watch(self.reload_dirs, self.reload, self.stopped,
+                                          *self.reload_patterns))
                    if self.reload_dirs else None)
         try:
             # All serving, or one failed to start (it set a result too).

@@ -109,3 +109,57 @@ def test_only_source_outside_hidden_and_cache_directories_is_watched(tmp_path: P
     after = snapshot([str(tmp_path)])
     assert [os.path.relpath(path, tmp_path) for path in changed_files(before, after)] == [
         "app.py", "new.py", os.path.join("package", "module.py")]
+
+
+TEMPLATED_APP = '''
+import pathlib
+
+TEMPLATE = (pathlib.Path(__file__).parent / "page.html").read_text()  # read at import
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": TEMPLATE.encode()})
+'''
+
+
+def test_reload_include_watches_templates_too(tmp_path: Path) -> None:
+    """--reload-include '*.html': a template the app reads at import is watched, and
+    a save of it is served; an excluded file's save is not a reason to reload."""
+    (tmp_path / "templated_app.py").write_text(TEMPLATED_APP)
+    page = tmp_path / "page.html"
+    page.write_text("one 1")
+    (tmp_path / "scratch.py").write_text("")
+    supervisor = AiowebCommand(tmp_path, "templated_app:app", "--port", "0", "--reload",
+                               "--no-access-log", "--reload-include", "*.html",
+                               "--reload-exclude", "scratch.py", start_new_session=True)
+    try:
+        url = supervisor.wait_for(r"serving \S+ on (\S+) with 1 worker").group(1)
+        assert answer_becomes(url, "one") == 1
+        os.utime(tmp_path / "scratch.py", ns=(1, 1))  # excluded: no reload
+        page.write_text("two 2")
+        os.utime(page, ns=(2_000_000_000, 2_000_000_000))
+        changed = supervisor.wait_for(r"WARNING: (.*) changed: reloading").group(1)
+        assert changed.endswith("page.html") and "scratch" not in changed
+        assert answer_becomes(url, "two") == 2
+        supervisor.process.send_signal(signal.SIGTERM)
+        assert supervisor.exit_status() == 0
+    finally:
+        if supervisor.process.poll() is None:
+            os.killpg(supervisor.process.pid, signal.SIGKILL)
+            supervisor.process.wait()
+
+
+def test_include_and_exclude_patterns(tmp_path: Path) -> None:
+    """Include patterns add files by name or by path below the watched directory;
+    exclude patterns take files away, .py ones too, and keep directories unvisited."""
+    for name in ("app.py", "page.html", "notes.txt", "templates/base.txt",
+                 "generated_models.py", "build/out.html", "build/module.py"):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    watched = snapshot([str(tmp_path)], include=["*.html", "templates/*.txt"],
+                       exclude=["generated_*.py", "build"])
+    assert sorted(os.path.relpath(path, tmp_path) for path in watched) == [
+        "app.py", "page.html", os.path.join("templates", "base.txt")]
