@@ -42,7 +42,8 @@ from aioweb.asgi.loader import (Interface, LoadError, asgi_handlers_in, detect_i
                                 load_app)
 from aioweb.asgi.proxy import TrustedProxies
 from aioweb.contract import Handler, HandlerFunction
-from aioweb.options import build_parser, configure_logging, make_config, tls_context
+from aioweb.options import (build_parser, configure_logging, make_config, read_env_file,
+                            tls_context)
 from aioweb.server.container import HttpToolsContainer
 from aioweb.server.lifecycle import new_event_loop, serve_until_signalled
 from aioweb.server.listener import bind_unix_socket, listening_socket_from_fd, socket_address
@@ -130,6 +131,27 @@ async def _shut_down(lifespans: list[Lifespan], timeout: float) -> int:
     return status
 
 
+def set_up_process(args: argparse.Namespace) -> bool:
+    """Logging, then the environment (--env-file), as the flags say, before
+    the app is imported; False, having said why, when either cannot be."""
+    try:
+        configure_logging(args.log_config, args.log_level)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        # What logging.config raises for a file that is not there or not a
+        # configuration (an ImportError is a ValueError's cause there, too).
+        print(f"aioweb: could not load the log config {args.log_config}: {exc}",
+              file=sys.stderr)
+        return False
+    if args.env_file is not None:
+        try:
+            for name, value in read_env_file(args.env_file).items():
+                os.environ.setdefault(name, value)  # what the environment says wins
+        except (OSError, ValueError) as exc:
+            log.error("could not read the env file: %s", exc)
+            return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return the exit status."""
     parser = build_parser()
@@ -138,13 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--workers must be at least 1")
     if args.ssl_certfile is None and (args.ssl_keyfile or args.ssl_ca_certs):
         parser.error("--ssl-keyfile and --ssl-ca-certs need --ssl-certfile")
-    try:
-        configure_logging(args.log_config, args.log_level)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        # What logging.config raises for a file that is not there or not a
-        # configuration (an ImportError is a ValueError's cause there, too).
-        print(f"aioweb: could not load the log config {args.log_config}: {exc}",
-              file=sys.stderr)
+    if not set_up_process(args):
         return EXIT_LOAD_FAILED
     if args.workers > 1 or args.reload:
         return supervise(args, sys.argv[1:] if argv is None else argv)

@@ -19,6 +19,7 @@ import logging
 import logging.config
 import os
 import platform
+import re
 import ssl
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -104,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="ASGI lifespan events (auto: when the app supports them)")
     add("--factory", action="store_true", help="the attribute is a factory: call it for the app")
     add("--app-dir", default=".", help="directory put first on sys.path (.)")
+    add("--env-file", metavar="PATH",
+        help="set environment variables from this KEY=VALUE file before the app is "
+             "imported (variables already set win; see read_env_file)")
     add("--log-level", choices=tuple(LOG_LEVELS), default=None,
         help="log level (info; with --log-config, what the file says)")
     add("--log-config", metavar="PATH",
@@ -234,3 +238,44 @@ def configure_logging(log_config: str | None, log_level: str | None) -> None:
         logging.config.fileConfig(log_config, disable_existing_loggers=False)
     if log_level is not None:
         logging.getLogger("aioweb").setLevel(LOG_LEVELS[log_level])
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """The variables of a ``.env`` file, as ``--env-file`` reads it: one
+    ``KEY=VALUE`` a line, ``export`` before it allowed, ``#`` comments; a value
+    in single quotes as it is, in double quotes with ``\\n``-style escapes,
+    bare up to a `` #`` comment. No ``${VAR}`` expansion (python-dotenv, which
+    uvicorn's flag uses, has it). ValueError names a line it cannot read."""
+    variables = {}
+    with open(path, encoding="utf-8") as file:
+        for number, line in enumerate(file, start=1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            if text.startswith("export "):
+                text = text[len("export "):].lstrip()
+            name, equals, value = text.partition("=")
+            name, value = name.strip(), value.strip()
+            if not equals or not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"{path}, line {number}: not KEY=VALUE: {line.rstrip()!r}")
+            variables[name] = _env_value(value, f"{path}, line {number}")
+    return variables
+
+
+def _env_value(value: str, where: str) -> str:
+    if value[:1] in ("'", '"'):
+        quote = value[0]
+        end = value.find(quote, 1)
+        while quote == '"' and end > 0 and value[end - 1] == "\\":  # an escaped quote
+            end = value.find(quote, end + 1)
+        if end < 0:
+            raise ValueError(f"{where}: the {quote} quote is not closed")
+        inner = value[1:end]
+        if quote == "'":
+            return inner
+        return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), inner)
+    return value.split(" #", 1)[0].rstrip()

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aioweb.options import read_env_file
+
 from .command import AiowebCommand, started_commands
 
 STARTUP_TIMEOUT = 10.0
@@ -71,6 +73,18 @@ APPS = {
             text = b"no task" if asyncio.current_task() is None else b"own task"
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": text})
+    ''',
+    "env_app.py": '''
+        import os
+
+        GREETING = os.environ["GREETING"]  # read at import: the env file came first
+
+        async def app(scope, receive, send):
+            if scope["type"] != "http":
+                return
+            text = f"{GREETING} {os.environ.get('KEPT')} {os.environ['QUOTED']!r}"
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": text.encode()})
     ''',
     "failing_app.py": '''
         async def app(scope, receive, send):
@@ -241,6 +255,41 @@ def test_a_log_config_that_does_not_load_exits_1(app_dir: Path, tmp_path: Path) 
         result = run(app_dir, "asgi_app:app", "--log-config", str(path))
         assert result.returncode == 1, result.stderr
         assert f"could not load the log config {path}" in result.stderr
+
+
+def test_env_file(app_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--env-file: its variables are set before the app is imported, one already in
+    the environment wins, quotes and escapes are read; a line that is no KEY=VALUE
+    exits 1 naming it."""
+    env_file = tmp_path / ".env"
+    env_file.write_text('# settings\nexport GREETING=hello # comment\nKEPT=from-file\n'
+                        'QUOTED="a \\"b\\"\\tc"\n')
+    monkeypatch.setenv("KEPT", "from-env")
+    server = Cli(app_dir, "env_app:app", "--port", "0", "--no-access-log", "--env-file",
+                 str(env_file))
+    try:
+        assert httpx.get(server.started()).text == "hello from-env 'a \"b\"\\tc'"
+    finally:
+        server.stop()
+    broken = tmp_path / "broken.env"
+    broken.write_text("GOOD=1\nthis line is no assignment\n")
+    result = run(app_dir, "env_app:app", "--env-file", str(broken))
+    assert result.returncode == 1
+    assert f"{broken}, line 2: not KEY=VALUE" in result.stderr
+
+
+def test_env_file_forms(tmp_path: Path) -> None:
+    """read_env_file: export, comments, blank values, a '#' inside a bare value, single
+    quotes as they are, double quotes with escapes; an unclosed quote is refused."""
+    path = tmp_path / ".env"
+    path.write_text("\n".join([
+        "# comment", "", "export A=1", "B = two words # comment", "C='raw #kept \\n'",
+        'D="line\\nnext \\"q\\""', "E=", "F=a#b"]) + "\n")
+    assert read_env_file(str(path)) == {"A": "1", "B": "two words", "C": "raw #kept \\n",
+                                        "D": 'line\nnext "q"', "E": "", "F": "a#b"}
+    path.write_text('X="never closed\n')
+    with pytest.raises(ValueError, match="line 1: the \" quote is not closed"):
+        read_env_file(str(path))
 
 
 def test_native_handler_is_detected(cli: Callable[..., Cli]) -> None:
