@@ -1,9 +1,11 @@
-"""The command line's flags, and what they make: the Config, the TLS context.
+"""The command line's flags, and what they make: the Config, the TLS context,
+the logging and the environment.
 
 Where it sits: before any request, ``aioweb/cli.py`` parses its arguments
 with :func:`build_parser` and turns them into the container's
 :class:`aioweb.Config` (:func:`make_config`) and an ``ssl.SSLContext``
-(:func:`tls_context`). The flags are uvicorn's where the idea is the same;
+(:func:`tls_context`), and sets up logging (:func:`configure_logging`) and the
+environment (:func:`read_env_file`). The flags are uvicorn's where the idea is the same;
 each one that sets a Config field names it in ``--help``, and the reason for
 its default sits next to the field in ``aioweb/config.py``.
 """
@@ -180,10 +182,10 @@ def header_pair(value: str) -> tuple[str, str]:
     """--header: "Name: value" as a pair, checked as a response header is."""
     name, colon, header_value = value.partition(":")
     pair = (name.strip(), header_value.strip())
+    if not colon:
+        raise argparse.ArgumentTypeError(f"{value!r}: no colon between name and value")
     try:
-        if not colon:
-            raise ResponseHeaderError("no colon between name and value")
-        CommonHeaders("", defaults=[pair])
+        CommonHeaders("", defaults=[pair])  # refused as Config.default_headers would be
     except ResponseHeaderError as exc:
         raise argparse.ArgumentTypeError(f"{value!r}: {exc}") from None
     return pair
@@ -266,16 +268,17 @@ def read_env_file(path: str) -> dict[str, str]:
     return variables
 
 
+# A quoted value: '...' as it is; "..." where a backslash escapes what follows.
+_QUOTED = re.compile(r"'([^']*)'" "|" r'"((?:[^"\\]|\\.)*)"')
+
+
 def _env_value(value: str, where: str) -> str:
-    if value[:1] in ("'", '"'):
-        quote = value[0]
-        end = value.find(quote, 1)
-        while quote == '"' and end > 0 and value[end - 1] == "\\":  # an escaped quote
-            end = value.find(quote, end + 1)
-        if end < 0:
-            raise ValueError(f"{where}: the {quote} quote is not closed")
-        inner = value[1:end]
-        if quote == "'":
-            return inner
-        return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), inner)
-    return value.split(" #", 1)[0].rstrip()
+    if value[:1] not in ("'", '"'):
+        return value.split(" #", 1)[0].rstrip()
+    quoted = _QUOTED.match(value)
+    if quoted is None:
+        raise ValueError(f"{where}: the {value[0]} quote is not closed")
+    single, double = quoted.groups()
+    if single is not None:
+        return single
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(0)), double)

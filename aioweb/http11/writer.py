@@ -220,41 +220,45 @@ class CommonHeaders:
     or Date among the defaults replaces the container's own in every block.
     """
 
-    __slots__ = ("_server", "_date", "_fixed_date", "_defaults", "_second", "block", "blocks")
+    __slots__ = ("_server", "_date", "_defaults", "_second", "blocks")
 
     def __init__(self, server: str, date: bool = True,
                  defaults: Iterable[tuple[str, str]] = ()) -> None:
         self._server = b"server: " + server.encode("latin-1") + _CRLF if server else b""
-        self._date = date
-        self._fixed_date = b""
+        # The Date line: None for the clock's, made at each new second; b""
+        # for none; a line of the defaults for a fixed one (odd, but asked for).
+        self._date: bytes | None = None if date else b""
         lines = []
         for name, value in defaults:
-            if name.lower() in ("content-length", "transfer-encoding", "connection"):
-                raise ResponseHeaderError(f"{name} is the container's to send, per response")
             line, _, _, replaced = encode_headers([(name, value)])
+            if line == b"":  # framing or Connection, which encode_headers takes out
+                raise ResponseHeaderError(f"{name} is the container's to send, per response")
             if replaced & OWN_SERVER:
                 self._server = line
-            elif replaced & OWN_DATE:  # a fixed date: odd, but asked for
-                self._fixed_date, self._date = line, False
+            elif replaced & OWN_DATE:
+                self._date = line
             else:
                 lines.append(line)
         self._defaults = b"".join(lines)
         self._second = -1
-        self.block = b""
         self.blocks: tuple[bytes, ...] = ()
+
+    @property
+    def block(self) -> bytes:
+        """The whole block, as ``at`` last made it."""
+        return self.blocks[0]
 
     def at(self, now: float) -> bytes:
         """The whole block for the given wall-clock time (``blocks`` too)."""
         second = int(now)
         if second != self._second:
             self._second = second
-            date = self._fixed_date
-            if self._date:
+            date = self._date
+            if date is None:
                 date = b"date: %s\r\n" % time.strftime(
                     "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(second)).encode("ascii")
             server = self._server
             self.blocks = tuple((b"" if own & OWN_SERVER else server)
                                 + (b"" if own & OWN_DATE else date) + self._defaults
                                 for own in range(OWN_SERVER + OWN_DATE + 1))
-            self.block = self.blocks[0]
-        return self.block
+        return self.blocks[0]

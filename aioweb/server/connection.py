@@ -389,7 +389,7 @@ class HttpToolsConnection(TransportControl):
     def _send_rejection(self, rejection: Rejection) -> None:
         # Bad input: answer, then half-close and linger so the client reads
         # the answer before any reset its unread bytes might cause.
-        self.write(refusal_bytes(rejection, self.state.common_block))
+        self.write(refusal_bytes(rejection, self.state.common_blocks[0]))
         self._drop_queued()
         self._reader.finished = True  # whatever comes next is discarded unread
         self._linger()

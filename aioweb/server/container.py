@@ -65,7 +65,6 @@ class ServerState:
         # common_blocks[replaced]: without the lines a handler replaced.
         self.common_headers = CommonHeaders(config.server_header, config.date_header,
                                             config.default_headers)
-        self.common_block = b""
         self.common_blocks: tuple[bytes, ...] = ()
         # The commonest head's start, "HTTP/1.1 200 OK" and that block, kept
         # joined: the fast path then formats a response in one step.
@@ -75,9 +74,8 @@ class ServerState:
 
     def set_clock(self, now: float) -> None:
         """Refresh what depends on the time of day: the Date header."""
-        self.common_block = self.common_headers.at(now)
+        self.ok_block = status_line(200) + self.common_headers.at(now)
         self.common_blocks = self.common_headers.blocks
-        self.ok_block = status_line(200) + self.common_block
 
     def connection_closed(self, connection: HttpToolsConnection) -> None:
         """A connection is gone: forget it, and tell a waiting shutdown."""
